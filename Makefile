@@ -1,0 +1,53 @@
+# The front door. `make run` and `make test` install whatever is missing
+# (Debian packages, only those absent), build with meson, and run.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+BENCH_BUILD ?= build-release
+CONFIG     ?= config/switchboard.json
+
+# Needed to build and run.
+BUILD_PACKAGES = meson ninja-build g++ pkg-config python3 libuv1-dev nlohmann-json3-dev doctest-dev
+# Real programs the integration tests serve and use as clients.
+TEST_PACKAGES  = tftpd-hpa tftp-hpa rsync procps
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps test-deps build run test bench clean
+
+all: build
+
+deps:
+	@sh tools/install-packages.sh $(BUILD_PACKAGES)
+
+test-deps: deps
+	@sh tools/install-packages.sh $(TEST_PACKAGES)
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+run: build
+	$(BUILD)/switchboard run -c $(CONFIG)
+
+# The whole suite twice: a normal build, then AddressSanitizer + UBSan.
+test: test-deps
+	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD)
+	@[ -f $(ASAN_BUILD)/build.ninja ] || meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false
+	ninja -C $(BUILD)
+	ninja -C $(ASAN_BUILD)
+	@status=0; \
+	meson test -C $(BUILD) --print-errorlogs --num-processes 2 || status=1; \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	  meson test -C $(ASAN_BUILD) --print-errorlogs --num-processes 2 || status=1; \
+	python3 tools/test-summary.py $(BUILD) $(ASAN_BUILD) || status=1; \
+	exit $$status
+
+bench: deps
+	@[ -f $(BENCH_BUILD)/build.ninja ] || meson setup $(BENCH_BUILD) --buildtype=release
+	ninja -C $(BENCH_BUILD)
+	python3 tests/bench/run.py --build $(BENCH_BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD)

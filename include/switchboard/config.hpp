@@ -1,0 +1,199 @@
+// The validated configuration: plain value types, no JSON.
+//
+// config/ turns the JSON files into a Config; everything after that (the
+// server, the reload planner, the control socket) reads only these structs.
+// Defaults written here are the documented defaults; the loader fills every
+// field, so a consumer never has to guess.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "switchboard/net/cidr.hpp"
+#include "switchboard/net/endpoint.hpp"
+
+namespace sb::config {
+
+using Duration = std::chrono::milliseconds;
+
+// Socket options that belong to a listener's identity: a reload keeps a
+// listener (same fd) only when its endpoint and these options are unchanged.
+struct SocketOptions {
+    int backlog = 511;
+    bool reuse_port = false;
+    std::optional<bool> v6only;  // unset: dual-stack for "*", kernel default otherwise
+    bool nodelay = true;         // TCP_NODELAY on accepted connections
+    bool keepalive = false;      // SO_KEEPALIVE on accepted connections
+    // UNIX sockets only: file mode and ownership of the socket file.
+    mode_t mode = 0666;
+    std::optional<uid_t> owner;
+    std::optional<gid_t> group;
+
+    friend bool operator==(const SocketOptions&, const SocketOptions&) = default;
+};
+
+struct Listen {
+    net::Endpoint endpoint;
+    SocketOptions options;
+
+    friend bool operator==(const Listen&, const Listen&) = default;
+};
+
+enum class Builtin : std::uint8_t { echo, discard, chargen, daytime, time };
+
+enum class IoMode : std::uint8_t { splice, socket };
+enum class FdStyle : std::uint8_t { inetd, systemd };
+
+struct Rlimit {
+    int resource = 0;        // RLIMIT_NOFILE, ...
+    std::string name;        // "nofile", for messages
+    std::uint64_t soft = 0;  // RLIM_INFINITY for "unlimited"
+    std::uint64_t hard = 0;
+
+    friend bool operator==(const Rlimit&, const Rlimit&) = default;
+};
+
+// A user or group as configured, resolved at load time (never on the loop).
+struct Credentials {
+    std::string user_name;           // empty: keep the server's uid
+    std::optional<uid_t> uid;
+    std::string group_name;
+    std::optional<gid_t> gid;        // the group's gid, or the user's primary gid
+    std::vector<gid_t> supplementary;  // the user's groups, resolved in the parent
+    std::string home;                // the user's home directory, if any
+
+    friend bool operator==(const Credentials&, const Credentials&) = default;
+};
+
+struct Exec {
+    std::vector<std::string> argv;  // argv[0] is an absolute path
+    IoMode io = IoMode::splice;
+    bool wait = false;
+    FdStyle fds = FdStyle::inetd;  // wait mode: where the listening socket goes
+    Credentials credentials;
+    std::string cwd;  // empty: "/"
+    std::optional<mode_t> umask;
+    std::optional<int> nice;
+    std::vector<Rlimit> rlimits;
+    bool no_new_privileges = false;
+    bool new_session = true;
+    std::map<std::string, std::string> env;
+    std::vector<std::string> pass_env;
+    // After the client is gone: SIGTERM after `grace`, SIGKILL one more `grace` later.
+    Duration grace{5000};
+
+    friend bool operator==(const Exec&, const Exec&) = default;
+};
+
+struct Rate {
+    double per_second = 0;  // 0: no limit
+    double burst = 0;
+
+    [[nodiscard]] bool enabled() const { return per_second > 0; }
+    friend bool operator==(const Rate&, const Rate&) = default;
+};
+
+enum class OnLimit : std::uint8_t { pause, reject };
+
+// Text sent to a client: literal, or read from a file at load time.
+struct Banner {
+    std::string text;
+    std::string file;  // where it came from, for messages; empty when literal
+
+    [[nodiscard]] bool empty() const { return text.empty(); }
+    friend bool operator==(const Banner&, const Banner&) = default;
+};
+
+inline constexpr std::uint32_t k_unlimited = 0;
+
+struct Admission {
+    std::vector<net::Cidr> allow;  // empty: everyone not denied
+    std::vector<net::Cidr> deny;
+    std::vector<uid_t> peer_uids;  // UNIX sockets: SO_PEERCRED must match one, if any given
+    std::vector<gid_t> peer_gids;
+    std::uint32_t max_connections = k_unlimited;
+    OnLimit on_limit = OnLimit::pause;
+    std::uint32_t per_source = k_unlimited;
+    unsigned source_prefix_v4 = 32;   // how per_source and source_rate group peers
+    unsigned source_prefix_v6 = 128;
+    Rate rate;         // per service; for UDP, per datagram
+    Rate source_rate;  // per source
+    std::uint32_t max_children = k_unlimited;  // exec only
+    bool allow_reflection = false;  // UDP built-ins: answer sources with port < 1024
+    Banner banner, banner_success, banner_fail;
+
+    friend bool operator==(const Admission&, const Admission&) = default;
+};
+
+struct Timeouts {
+    Duration idle{0};          // 0: none
+    Duration max_duration{0};  // 0: none
+
+    friend bool operator==(const Timeouts&, const Timeouts&) = default;
+};
+
+struct Service {
+    std::string name;
+    std::string file;  // the config file that defined it
+    std::vector<Listen> listen;
+    std::variant<Builtin, Exec> action;
+    Admission admission;
+    Timeouts timeouts;
+    bool enabled = true;
+
+    [[nodiscard]] const Exec* exec() const { return std::get_if<Exec>(&action); }
+    [[nodiscard]] const Builtin* builtin() const { return std::get_if<Builtin>(&action); }
+    friend bool operator==(const Service&, const Service&) = default;
+};
+
+enum class LogFormat : std::uint8_t { text, json };
+enum class LogLevel : std::uint8_t { debug, info, warning, error };
+
+struct Log {
+    LogFormat format = LogFormat::text;
+    LogLevel level = LogLevel::info;
+    std::string file;  // empty: stderr
+
+    friend bool operator==(const Log&, const Log&) = default;
+};
+
+struct Control {
+    std::string socket = "/run/switchboard/control.sock";  // empty: no control socket
+    mode_t mode = 0600;
+    std::optional<gid_t> group;
+    std::optional<net::Endpoint> tcp;  // loopback only
+
+    friend bool operator==(const Control&, const Control&) = default;
+};
+
+struct Limits {
+    std::uint32_t max_connections = k_unlimited;  // all services together
+    std::uint32_t max_children = 1024;            // all exec services together
+
+    friend bool operator==(const Limits&, const Limits&) = default;
+};
+
+// Documented defaults for exec services, whose children are expensive.
+inline constexpr std::uint32_t k_exec_default_max_connections = 256;
+
+struct Config {
+    std::string file;                 // the main file, absolute
+    std::vector<std::string> files;   // every file read (main first)
+    std::vector<std::string> watch_dirs;  // directories holding them or matched by includes
+    bool watch = false;
+    Control control;
+    Log log;
+    Limits limits;
+    Duration shutdown_grace{10000};
+    Duration drain_grace{30000};
+    std::map<std::string, Service> services;
+};
+
+}  // namespace sb::config

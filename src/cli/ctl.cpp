@@ -1,0 +1,235 @@
+// `switchboard ctl`: the control socket's client. It sends one request,
+// prints the reply as a table (or the raw JSON line with --json), and exits
+// 0 when the server said ok, 1 when the server could not be reached or
+// answered nonsense, 2 on a usage error or when the server said no.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "cli/cli.hpp"
+#include "control/protocol.hpp"
+#include "control/table.hpp"
+#include "switchboard/config/load.hpp"
+#include "switchboard/net/endpoint.hpp"
+
+namespace sb::cli {
+namespace {
+
+constexpr int k_timeout_seconds = 60;
+constexpr std::size_t k_max_reply = 256u * 1024 * 1024;
+
+constexpr const char* k_ctl_usage =
+    "usage: switchboard ctl [-s SOCKET | -c FILE] [--json] COMMAND [NAME]\n"
+    "\n"
+    "commands:\n"
+    "  status          version, uptime, configuration, connection and child counts\n"
+    "  services        every service: state, listeners, counters\n"
+    "  connections     every open connection: service, peer, age, bytes, child\n"
+    "  metrics         the metrics in Prometheus text format\n"
+    "  reload          read the configuration again and apply it (errors are listed, nothing changes)\n"
+    "  enable NAME     resume accepting for a service\n"
+    "  disable NAME    stop accepting for a service (open connections go on)\n"
+    "  drain           stop accepting everywhere; exit once every connection has finished\n"
+    "\n"
+    "  -s, --socket SOCKET  the control socket: a path, or tcp://127.0.0.1:PORT\n"
+    "                       (default /run/switchboard/control.sock)\n"
+    "  -c, --config FILE    use the control socket FILE configures\n"
+    "  --json               print the server's reply as one JSON line\n";
+
+int usage_error(const std::string& message) {
+    std::fprintf(stderr, "switchboard ctl: %s\n%s", message.c_str(), k_ctl_usage);
+    return 2;
+}
+
+// The socket `config_path` configures: its UNIX socket, else its TCP address.
+std::optional<std::string> socket_from_config(const std::string& config_path) {
+    config::LoadOptions options;
+    options.check_system = false;
+    auto loaded = config::load_file(config_path, options);
+    if (!loaded.config) {
+        for (const auto& e : loaded.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+        std::fprintf(stderr, "switchboard ctl: cannot read the control socket from %s\n", config_path.c_str());
+        return std::nullopt;
+    }
+    const auto& control = loaded.config->control;
+    if (!control.socket.empty()) return control.socket;
+    if (control.tcp) return control.tcp->to_string();
+    std::fprintf(stderr, "switchboard ctl: %s configures no control socket\n", config_path.c_str());
+    return std::nullopt;
+}
+
+// A connected, blocking socket, or -1 with `error` set.
+int connect_to(const std::string& target, std::string& error) {
+    sockaddr_storage storage{};
+    socklen_t length = 0;
+    int family = AF_UNIX;
+    if (target.starts_with("tcp://")) {
+        std::string why;
+        auto ep = net::parse_endpoint(target, why);
+        auto addr = ep ? ep->literal_address() : std::nullopt;
+        if (!addr || ep->transport != net::Transport::tcp || ep->any) {
+            error = why.empty() ? "not a tcp://HOST:PORT address with a literal host" : why;
+            errno = EINVAL;
+            return -1;
+        }
+        storage = addr->storage;
+        length = addr->length;
+        family = addr->family();
+    } else {
+        auto* sun = reinterpret_cast<sockaddr_un*>(&storage);
+        sun->sun_family = AF_UNIX;
+        if (target.empty() || target.size() >= sizeof sun->sun_path) {
+            error = target.empty() ? "an empty path" : "the path is too long for a UNIX socket";
+            return -1;
+        }
+        std::memcpy(sun->sun_path, target.data(), target.size());
+        length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + target.size() + 1);
+    }
+    int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        error = std::strerror(errno);
+        return -1;
+    }
+    timeval tv{};
+    tv.tv_sec = k_timeout_seconds;
+    (void)::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    (void)::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&storage), length) != 0) {
+        error = std::strerror(errno);
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+bool send_all(int fd, std::string_view data) {
+    while (!data.empty()) {
+        ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+}
+
+// One reply line, without its newline; nullopt with `error` set on failure.
+std::optional<std::string> read_line(int fd, std::string& error) {
+    std::string reply;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            error = errno == EAGAIN || errno == EWOULDBLOCK
+                        ? "no reply within " + std::to_string(k_timeout_seconds) + "s"
+                        : std::string(std::strerror(errno));
+            return std::nullopt;
+        }
+        if (n == 0) {
+            if (reply.empty()) {
+                error = "the server closed the connection without a reply";
+                return std::nullopt;
+            }
+            return reply;  // a last line without its newline
+        }
+        std::string_view chunk(buf, static_cast<std::size_t>(n));
+        if (auto nl = chunk.find('\n'); nl != std::string_view::npos) {
+            reply.append(chunk.substr(0, nl));
+            return reply;
+        }
+        reply.append(chunk);
+        if (reply.size() > k_max_reply) {
+            error = "the reply is larger than " + std::to_string(k_max_reply) + " bytes";
+            return std::nullopt;
+        }
+    }
+}
+
+}  // namespace
+
+int ctl(int argc, char** argv) {
+    std::optional<std::string> socket;
+    std::optional<std::string> config_path;
+    bool json = false;
+    std::vector<std::string> words;
+    for (int i = 0; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (arg == "-s" || arg == "--socket" || arg == "-c" || arg == "--config") {
+            if (i + 1 >= argc) return usage_error(std::string(arg) + " needs a value");
+            (arg == "-s" || arg == "--socket" ? socket : config_path) = argv[++i];
+        } else if (arg.starts_with("--socket=")) {
+            socket = std::string(arg.substr(9));
+        } else if (arg.starts_with("--config=")) {
+            config_path = std::string(arg.substr(9));
+        } else if (arg == "--json") {
+            json = true;
+        } else if (arg == "-h" || arg == "--help") {
+            std::fputs(k_ctl_usage, stdout);
+            return 0;
+        } else if (arg.size() > 1 && arg.front() == '-') {
+            return usage_error("unknown option '" + std::string(arg) + "'");
+        } else {
+            words.emplace_back(arg);
+        }
+    }
+    if (words.empty()) return usage_error("a command is required");
+    auto command = control::command_from_name(words[0]);
+    if (!command) return usage_error("unknown command '" + words[0] + "'; expected one of " + control::command_list());
+    control::Request request;
+    request.command = *command;
+    if (control::takes_service(*command)) {
+        if (words.size() != 2) return usage_error(words[0] + " needs exactly one service NAME");
+        request.service = words[1];
+    } else if (words.size() != 1) {
+        return usage_error(words[0] + " takes no arguments");
+    }
+    if (socket && config_path) return usage_error("give -s or -c, not both");
+    if (config_path) {
+        socket = socket_from_config(*config_path);
+        if (!socket) return 2;
+    }
+    std::string target = socket.value_or(config::Control().socket);
+
+    std::string error;
+    int fd = connect_to(target, error);
+    if (fd < 0) {
+        std::fprintf(stderr, "switchboard ctl: cannot connect to the control socket %s: %s\n", target.c_str(),
+                     error.c_str());
+        return 1;
+    }
+    std::optional<std::string> reply;
+    if (!send_all(fd, control::render_request(request))) {
+        error = std::strerror(errno);
+    } else {
+        reply = read_line(fd, error);
+    }
+    ::close(fd);
+    if (!reply) {
+        std::fprintf(stderr, "switchboard ctl: %s: %s\n", target.c_str(), error.c_str());
+        return 1;
+    }
+
+    auto human = control::render_human(request.command, *reply);
+    using Verdict = control::HumanReply::Verdict;
+    if (json) {
+        std::fwrite(reply->data(), 1, reply->size(), stdout);
+        std::fputc('\n', stdout);
+    } else {
+        std::fwrite(human.out.data(), 1, human.out.size(), stdout);
+    }
+    if (!human.ok() && (!json || human.verdict == Verdict::malformed)) {
+        std::fprintf(stderr, "switchboard ctl: %s", human.err.c_str());
+    }
+    std::fflush(stdout);
+    // A reply that is not the protocol's means we did not reach a switchboard.
+    return human.ok() ? 0 : human.verdict == Verdict::refused ? 2 : 1;
+}
+
+}  // namespace sb::cli

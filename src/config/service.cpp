@@ -1,0 +1,181 @@
+// One service: where it listens, what it does with a connection, and the
+// admission rules it adds to (or takes from) "defaults".
+#include <algorithm>
+
+#include "config/keys.hpp"
+#include "config/sections.hpp"
+#include "net/quote.hpp"
+
+namespace sb::config {
+
+using net::quote;
+
+namespace {
+
+// Keys people put on the service that belong one level down.
+constexpr KeyHint k_service_hints[] = {
+    {"argv", "unknown key \"argv\"; it belongs inside \"exec\""},
+    {"io", "unknown key \"io\"; it belongs inside \"exec\""},
+    {"wait", "unknown key \"wait\"; it belongs inside \"exec\""},
+    {"fds", "unknown key \"fds\"; it belongs inside \"exec\""},
+    {"user", "unknown key \"user\"; it belongs inside \"exec\""},
+    {"group", "unknown key \"group\"; it belongs inside \"exec\" (or \"socket\", for a UNIX socket file)"},
+    {"cwd", "unknown key \"cwd\"; it belongs inside \"exec\""},
+    {"umask", "unknown key \"umask\"; it belongs inside \"exec\""},
+    {"nice", "unknown key \"nice\"; it belongs inside \"exec\""},
+    {"rlimits", "unknown key \"rlimits\"; it belongs inside \"exec\""},
+    {"env", "unknown key \"env\"; it belongs inside \"exec\""},
+    {"pass_env", "unknown key \"pass_env\"; it belongs inside \"exec\""},
+    {"backlog", "unknown key \"backlog\"; it belongs inside \"socket\""},
+    {"reuse_port", "unknown key \"reuse_port\"; it belongs inside \"socket\""},
+    {"v6only", "unknown key \"v6only\"; it belongs inside \"socket\""},
+    {"nodelay", "unknown key \"nodelay\"; it belongs inside \"socket\""},
+    {"keepalive", "unknown key \"keepalive\"; it belongs inside \"socket\""},
+    {"mode", "unknown key \"mode\"; it belongs inside \"socket\""},
+    {"owner", "unknown key \"owner\"; it belongs inside \"socket\""},
+    {"socket_mode", "unknown key \"socket_mode\"; write \"socket\": {\"mode\": \"0660\"}"},
+    {"idle", "unknown key \"idle\"; it belongs inside \"timeouts\""},
+    {"max_duration", "unknown key \"max_duration\"; it belongs inside \"timeouts\""},
+    {"per_second", "unknown key \"per_second\"; it belongs inside \"rate\" or \"source_rate\""},
+    {"name", "unknown key \"name\"; a service's name is its key in \"services\""},
+};
+
+bool is_service_name(std::string_view name) {
+    auto ok = [](char c, bool first) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               (!first && (c == '_' || c == '.' || c == '-'));
+    };
+    if (name.empty() || name.size() > 64 || !ok(name[0], true)) return false;
+    return std::all_of(name.begin() + 1, name.end(), [&](char c) { return ok(c, false); });
+}
+
+void read_socket_options(const Node& node, SocketOptions& into, LoadContext& context) {
+    ObjectReader object(node, keys::socket);
+    if (auto backlog = object.get("backlog")) {
+        if (auto n = backlog->unsigned_number(1, 65535)) into.backlog = static_cast<int>(*n);
+    }
+    if (auto v = object.get("reuse_port")) into.reuse_port = v->boolean().value_or(into.reuse_port);
+    if (auto v = object.get("v6only")) into.v6only = v->boolean();
+    if (auto v = object.get("nodelay")) into.nodelay = v->boolean().value_or(into.nodelay);
+    if (auto v = object.get("keepalive")) into.keepalive = v->boolean().value_or(into.keepalive);
+    if (auto mode = object.get("mode")) {
+        if (auto m = mode->octal(0777, "mode", "0660")) into.mode = *m;
+    }
+    if (auto owner = object.get("owner")) into.owner = read_uid(*owner, context);
+    if (auto group = object.get("group")) into.group = read_gid(*group, context);
+}
+
+// Each entry of "listen" (a string or an array of strings) with its node.
+std::vector<Node> listen_entries(const Node& node) {
+    if (node.is_string()) return {node};
+    if (!node.is_array()) {
+        node.type_error("an address string or an array of them");
+        return {};
+    }
+    if (node.json().empty()) node.error("listen needs at least one address");
+    return node.elements();
+}
+
+}  // namespace
+
+std::optional<Service> read_service(const Node& node, const std::string& name, const AdmissionSettings& defaults,
+                                    LoadContext& context, std::vector<ListenSite>& sites) {
+    Diagnostics& diag = node.diagnostics();
+    const std::size_t errors_before = diag.count();
+    if (!is_service_name(name)) {
+        node.key_error("invalid service name " + quote(name) +
+                       "; names are 1-64 letters, digits, \"_\", \".\" or \"-\", starting with a letter or digit");
+    }
+    ObjectReader object(node, keys::service, k_service_hints);
+    if (!object.valid()) return std::nullopt;
+
+    Service service;
+    service.name = name;
+    service.file = node.document().path;
+    if (auto enabled = object.get("enabled")) service.enabled = enabled->boolean().value_or(true);
+
+    SocketOptions socket_options;
+    auto socket = object.get("socket");
+    if (socket) read_socket_options(*socket, socket_options, context);
+
+    std::vector<Node> udp_entries;
+    bool has_unix = false;
+    if (auto listen = object.get("listen")) {
+        for (const Node& entry : listen_entries(*listen)) {
+            auto text = entry.string();
+            if (!text) continue;
+            std::string why;
+            auto endpoint = net::parse_endpoint(*text, why);
+            if (!endpoint) {
+                entry.error(why);
+                continue;
+            }
+            Listen l{*endpoint, socket_options};
+            if (endpoint->transport == net::Transport::udp) udp_entries.push_back(entry);
+            has_unix = has_unix || endpoint->transport == net::Transport::unix_stream;
+            service.listen.push_back(l);
+            sites.push_back(ListenSite{name, entry, l});
+        }
+    } else {
+        node.key_error("service " + quote(name) + " has no \"listen\" address");
+    }
+
+    // Exactly one action.
+    std::vector<std::string_view> actions;
+    for (std::string_view key : {"builtin", "exec", "redirect"}) {
+        if (object.has(std::string(key))) actions.push_back(key);
+    }
+    if (actions.empty()) {
+        node.key_error("service " + quote(name) + " needs \"builtin\" or \"exec\" to say what to do with a connection");
+    } else if (actions.size() > 1) {
+        object.get(std::string(actions[1]))
+            ->key_error("a service has exactly one of \"builtin\", \"exec\" and \"redirect\"; this one has both " +
+                        quote(actions[0]) + " and " + quote(actions[1]));
+    }
+    if (auto redirect = object.get("redirect")) redirect->key_error("redirect is not supported yet");
+    const Exec* exec = nullptr;
+    if (auto builtin = object.get("builtin")) {
+        if (auto i = builtin->choice(keys::builtins, "builtin")) service.action = static_cast<Builtin>(*i);
+    } else if (auto exec_node = object.get("exec")) {
+        if (auto e = read_exec(*exec_node, context)) {
+            service.action = std::move(*e);
+            exec = std::get_if<Exec>(&service.action);
+        }
+    }
+
+    AdmissionSettings own = defaults;
+    own.keys.clear();
+    read_admission(object, own, context);
+    service.admission = own.admission;
+    service.timeouts = own.timeouts;
+    auto given = [&](std::string_view key) { return own.keys.contains(key) || defaults.keys.contains(key); };
+
+    if (exec != nullptr) {
+        if (!exec->wait) {
+            for (const Node& entry : udp_entries) entry.error("UDP exec services need \"wait\": true");
+        }
+        if (!given("max_connections")) service.admission.max_connections = k_exec_default_max_connections;
+        if (!given("max_children")) service.admission.max_children = service.admission.max_connections;
+    } else if (own.keys.contains("max_children") && object.has("builtin")) {
+        object.get("max_children")->key_error("max_children applies only to exec services");
+    }
+    if (!has_unix && !service.listen.empty()) {
+        for (std::string_view key : {"peer_uids", "peer_gids"}) {
+            if (own.keys.contains(key)) {
+                object.get(std::string(key))->key_error(std::string(key) + " applies only to unix: listeners");
+            }
+        }
+        if (socket) {
+            for (std::string_view key : {"mode", "owner", "group"}) {
+                if (socket->is_object() && socket->json().contains(key)) {
+                    socket->child(std::string(key))
+                        .key_error("socket " + std::string(key) + " applies only to unix: listeners");
+                }
+            }
+        }
+    }
+    if (diag.count() != errors_before) return std::nullopt;
+    return service;
+}
+
+}  // namespace sb::config

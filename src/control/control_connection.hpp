@@ -1,0 +1,90 @@
+// ControlConnection: one client of the control socket. It splits what the
+// client sends into request lines, hands each line to its owner, and writes
+// the reply back before it reads on.
+//
+// Owns the accepted fd and a uv::Poll on it. The ControlServer creates it
+// and keeps it in its set; close() leaves that set at once, and the
+// connection frees itself in the poll's close callback, after closing the
+// fd. One request at a time: while a reply is being written nothing more
+// is read, so a client costs at most one request line (k_max_request) of
+// input plus one reply. A line longer than that gets an error reply and
+// the connection is closed. Loop thread only.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "control/commands.hpp"
+#include "uv/poll.hpp"
+
+namespace sb::control {
+
+class ControlConnection;
+
+class ControlConnectionOwner {
+public:
+    virtual Reply on_request(ControlConnection& connection, std::string_view line) = 0;
+    virtual void on_connection_closed(ControlConnection& connection) = 0;
+
+protected:
+    ~ControlConnectionOwner() = default;
+};
+
+// Who is on the other end: the uid and pid from SO_PEERCRED on a UNIX
+// socket, the address on TCP.
+struct ControlPeer {
+    std::string address;  // "unix" or "127.0.0.1:40000"
+    std::optional<uid_t> uid;
+    pid_t pid = 0;
+
+    static ControlPeer of(int fd);
+};
+
+class ControlConnection {
+public:
+    // Takes ownership of `fd` (non-blocking). Returns nullptr, the fd
+    // closed, if the loop refuses the poll handle.
+    static ControlConnection* open(uv_loop_t* loop, int fd, ControlConnectionOwner& owner, ControlPeer peer);
+
+    ControlConnection(const ControlConnection&) = delete;
+    ControlConnection& operator=(const ControlConnection&) = delete;
+
+    // Writes what it can of a pending reply without waiting, then closes.
+    void close();
+
+    [[nodiscard]] const ControlPeer& peer() const { return peer_; }
+    [[nodiscard]] std::uint64_t last_activity() const { return last_activity_; }
+
+private:
+    ControlConnection(uv_loop_t* loop, int fd, ControlConnectionOwner& owner, ControlPeer peer);
+    ~ControlConnection() = default;
+
+    void on_event(int status, int events);
+    void read_some();
+    void process();
+    void answer(std::string_view line);
+    // False when the socket failed (the connection is then closed).
+    bool flush();
+    [[nodiscard]] bool output_pending() const { return sent_ < out_.size(); }
+
+    uv_loop_t* loop_;
+    int fd_;
+    ControlConnectionOwner& owner_;
+    ControlPeer peer_;
+    std::string in_;
+    std::string out_;
+    std::size_t sent_ = 0;
+    std::uint64_t last_activity_;
+    static constexpr std::size_t k_not_discarding = static_cast<std::size_t>(-1);
+    std::size_t discarded_ = k_not_discarding;  // input swallowed after an oversized request
+    bool eof_ = false;          // the client will send nothing more
+    bool close_after_ = false;  // close once the reply is out (oversized request)
+    bool closed_ = false;
+    uv::Poll poll_;
+};
+
+}  // namespace sb::control

@@ -1,0 +1,82 @@
+// ControlServer: the control socket. It listens on the configured UNIX
+// socket (and, if configured, one loopback TCP address), accepts control
+// clients, logs who asked for what, and carries out their requests on the
+// Server. It follows the server as a ServerObserver: a reload that moves
+// the socket rebinds it, SIGUSR1 dumps the state to the log, and the
+// server's closing closes it.
+//
+// Owns its listening sockets (fd + uv::Poll each, freed after their close
+// callbacks), the UNIX socket file it created (removed when it closes), a
+// one-second timer, and the set of open ControlConnections (which free
+// themselves). Created by `switchboard run` after the first apply; it must
+// outlive the loop's run, since its handles close asynchronously.
+// Loop thread only.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <set>
+#include <string>
+
+#include "control/control_connection.hpp"
+#include "control/state.hpp"
+#include "server/server.hpp"
+#include "uv/timer.hpp"
+
+namespace sb::control {
+
+class ControlServer final : public server::ServerObserver, private ControlConnectionOwner {
+public:
+    // More clients than this at once are turned away with an error reply.
+    static constexpr std::size_t k_max_connections = 64;
+    // A client that neither sends a whole request nor reads its reply for
+    // this long is closed.
+    static constexpr std::uint64_t k_idle_ms = 60'000;
+
+    explicit ControlServer(server::Server& server);
+    ControlServer(const ControlServer&) = delete;
+    ControlServer& operator=(const ControlServer&) = delete;
+    ~ControlServer();
+
+    // Binds the configured sockets. Returns an error sentence (nothing is
+    // left bound then), or empty on success. A control section with no socket
+    // and no TCP address starts nothing and succeeds.
+    [[nodiscard]] std::string start(const config::Control& control);
+
+    // Closes the sockets, the timer and every client. Idempotent.
+    void close();
+
+    [[nodiscard]] const ReloadHistory& reloads() const { return reloads_; }
+    // The UNIX socket path actually bound (empty when none).
+    [[nodiscard]] std::string socket_path() const;
+
+    // server::ServerObserver
+    void on_applied(const config::Config& config, const server::ApplyReport& report) override;
+    void on_dump_requested() override;
+    void on_closing() override;
+
+private:
+    struct Acceptor;
+
+    // ControlConnectionOwner
+    Reply on_request(ControlConnection& connection, std::string_view line) override;
+    void on_connection_closed(ControlConnection& connection) override;
+
+    Acceptor* bind(const config::Listen& listen, std::string& error);
+    void accept_from(Acceptor& acceptor);
+    void rebind(const config::Control& next);
+    void tick();
+
+    server::Server& server_;
+    config::Control bound_;  // what is actually listening
+    Acceptor* unix_ = nullptr;
+    Acceptor* tcp_ = nullptr;
+    std::set<ControlConnection*> connections_;
+    uv::Timer tick_;
+    ReloadHistory reloads_;
+    bool started_ = false;
+    bool closed_ = false;
+};
+
+}  // namespace sb::control

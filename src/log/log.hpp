@@ -1,0 +1,72 @@
+// The server log: one line per event, "text" (key=value) or "json" lines,
+// to stderr (where journald picks it up) or a file.
+//
+// The log is the one process-wide object in switchboard: it stands for the
+// process's stderr, which is process-wide by nature. Loop thread only, except
+// that a vfork-style child never logs (it writes to its own error pipe).
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+#include "switchboard/config.hpp"
+
+namespace sb::log {
+
+using Level = config::LogLevel;
+
+// One key=value pair. Values are formatted at once, so views may point at
+// temporaries of the calling expression.
+class Field {
+public:
+    enum class Kind : std::uint8_t { text, integer, unsigned_integer, real, boolean };
+
+    Field(std::string_view key, std::string_view value) : key_(key), text_(value), kind_(Kind::text) {}
+    Field(std::string_view key, const char* value) : key_(key), text_(value), kind_(Kind::text) {}
+    Field(std::string_view key, const std::string& value) : key_(key), text_(value), kind_(Kind::text) {}
+    Field(std::string_view key, bool value) : key_(key), integer_(value ? 1 : 0), kind_(Kind::boolean) {}
+    Field(std::string_view key, double value) : key_(key), real_(value), kind_(Kind::real) {}
+    Field(std::string_view key, int value) : key_(key), integer_(value), kind_(Kind::integer) {}
+    Field(std::string_view key, long value) : key_(key), integer_(value), kind_(Kind::integer) {}
+    Field(std::string_view key, long long value) : key_(key), integer_(value), kind_(Kind::integer) {}
+    Field(std::string_view key, unsigned value) : key_(key), unsigned_(value), kind_(Kind::unsigned_integer) {}
+    Field(std::string_view key, unsigned long value) : key_(key), unsigned_(value), kind_(Kind::unsigned_integer) {}
+    Field(std::string_view key, unsigned long long value)
+        : key_(key), unsigned_(value), kind_(Kind::unsigned_integer) {}
+
+    [[nodiscard]] std::string_view key() const { return key_; }
+    [[nodiscard]] Kind kind() const { return kind_; }
+    [[nodiscard]] std::string_view text() const { return text_; }
+    [[nodiscard]] long long integer() const { return integer_; }
+    [[nodiscard]] unsigned long long unsigned_integer() const { return unsigned_; }
+    [[nodiscard]] double real() const { return real_; }
+
+private:
+    std::string_view key_;
+    std::string_view text_;
+    long long integer_ = 0;
+    unsigned long long unsigned_ = 0;
+    double real_ = 0;
+    Kind kind_;
+};
+
+using Fields = std::initializer_list<Field>;
+
+// Switches format, level and destination. Returns an error sentence, or
+// empty on success (on failure the previous destination stays).
+std::string configure(const config::Log& settings);
+
+[[nodiscard]] bool enabled(Level level);
+void write(Level level, std::string_view event, Fields fields = {});
+
+inline void debug(std::string_view event, Fields fields = {}) { write(Level::debug, event, fields); }
+inline void info(std::string_view event, Fields fields = {}) { write(Level::info, event, fields); }
+inline void warning(std::string_view event, Fields fields = {}) { write(Level::warning, event, fields); }
+inline void error(std::string_view event, Fields fields = {}) { write(Level::error, event, fields); }
+
+// Renders one line without writing it (for tests and the state dump).
+std::string format_line(config::LogFormat format, Level level, std::string_view event, Fields fields);
+
+}  // namespace sb::log

@@ -1,0 +1,169 @@
+// Listening sockets bound by hand (see socket.hpp).
+#include "net/socket.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace sb::net {
+namespace {
+
+int fail(int err, std::string& error, const config::Listen& listen, std::string_view what) {
+    error = "cannot " + std::string(what) + " " + listen.endpoint.to_string() + ": " + std::strerror(err);
+    return -err;
+}
+
+int set_flag(int fd, int level, int name, int value) {
+    return ::setsockopt(fd, level, name, &value, sizeof value);
+}
+
+// mkdir -p for the directory part of `path` (mode 0755).
+void make_parents(const std::string& path) {
+    for (std::size_t pos = 1; (pos = path.find('/', pos)) != std::string::npos; ++pos) {
+        std::string dir = path.substr(0, pos);
+        ::mkdir(dir.c_str(), 0755);
+    }
+}
+
+// Removes `path` when it is a socket file no one listens on. Returns 0 when
+// the path is free to bind, or a negative errno explaining why not.
+int clear_stale_unix_path(const std::string& path, std::string& why) {
+    struct stat st{};
+    if (::lstat(path.c_str(), &st) != 0) {
+        return errno == ENOENT ? 0 : -errno;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        why = "exists and is not a socket";
+        return -EEXIST;
+    }
+    int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (probe < 0) return -errno;
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    std::memcpy(sun.sun_path, path.c_str(), path.size());
+    int rc = ::connect(probe, reinterpret_cast<sockaddr*>(&sun), sizeof sun);
+    int err = errno;
+    ::close(probe);
+    if (rc == 0) {
+        why = "is in use by a running server";
+        return -EADDRINUSE;
+    }
+    if (err != ECONNREFUSED) {
+        return -err;
+    }
+    return ::unlink(path.c_str()) == 0 || errno == ENOENT ? 0 : -errno;
+}
+
+int bind_unix(const config::Listen& listen, BoundSocket& out, std::string& error) {
+    const auto& ep = listen.endpoint;
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    if (ep.host.size() + 1 > sizeof sun.sun_path) {
+        return fail(ENAMETOOLONG, error, listen, "bind");
+    }
+    socklen_t len = 0;
+    if (ep.abstract) {
+        sun.sun_path[0] = '\0';
+        std::memcpy(sun.sun_path + 1, ep.host.data(), ep.host.size());
+        len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + ep.host.size());
+    } else {
+        std::memcpy(sun.sun_path, ep.host.data(), ep.host.size());
+        len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + ep.host.size() + 1);
+        make_parents(ep.host);
+        std::string why;
+        if (int rc = clear_stale_unix_path(ep.host, why); rc < 0) {
+            error = "cannot bind " + ep.to_string() + ": " + (why.empty() ? std::strerror(-rc) : why);
+            return rc;
+        }
+    }
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return fail(errno, error, listen, "create a socket for");
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&sun), len) != 0) {
+        int err = errno;
+        ::close(fd);
+        return fail(err, error, listen, "bind");
+    }
+    if (!ep.abstract) {
+        out.created_file = true;
+        const auto& o = listen.options;
+        if (::chmod(ep.host.c_str(), o.mode) != 0 ||
+            ((o.owner || o.group) && ::chown(ep.host.c_str(), o.owner.value_or(static_cast<uid_t>(-1)),
+                                             o.group.value_or(static_cast<gid_t>(-1))) != 0)) {
+            int err = errno;
+            ::close(fd);
+            ::unlink(ep.host.c_str());
+            return fail(err, error, listen, "set mode/owner of");
+        }
+    }
+    if (::listen(fd, listen.options.backlog) != 0) {
+        int err = errno;
+        ::close(fd);
+        if (out.created_file) ::unlink(ep.host.c_str());
+        return fail(err, error, listen, "listen on");
+    }
+    out.fd = fd;
+    return 0;
+}
+
+}  // namespace
+
+int bind_listener(const config::Listen& listen, BoundSocket& out, std::string& error) {
+    out = {};
+    const auto& ep = listen.endpoint;
+    if (ep.transport == Transport::unix_stream) {
+        return bind_unix(listen, out, error);
+    }
+    auto addr = ep.literal_address();
+    if (!addr) {
+        error = "cannot bind " + ep.to_string() + ": not a literal address";
+        return -EINVAL;
+    }
+    int type = ep.transport == Transport::udp ? SOCK_DGRAM : SOCK_STREAM;
+    int fd = ::socket(addr->family(), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return fail(errno, error, listen, "create a socket for");
+    const auto& o = listen.options;
+    bool ok = set_flag(fd, SOL_SOCKET, SO_REUSEADDR, 1) == 0;
+    if (ok && o.reuse_port) ok = set_flag(fd, SOL_SOCKET, SO_REUSEPORT, 1) == 0;
+    if (ok && addr->family() == AF_INET6) {
+        bool v6only = o.v6only.value_or(!ep.any);
+        ok = set_flag(fd, IPPROTO_IPV6, IPV6_V6ONLY, v6only ? 1 : 0) == 0;
+    }
+    if (!ok) {
+        int err = errno;
+        ::close(fd);
+        return fail(err, error, listen, "set socket options for");
+    }
+    if (::bind(fd, addr->get(), addr->length) != 0) {
+        int err = errno;
+        ::close(fd);
+        return fail(err, error, listen, "bind");
+    }
+    if (type == SOCK_STREAM && ::listen(fd, o.backlog) != 0) {
+        int err = errno;
+        ::close(fd);
+        return fail(err, error, listen, "listen on");
+    }
+    out.fd = fd;
+    return 0;
+}
+
+SockAddr local_address(int fd) {
+    SockAddr a;
+    a.length = sizeof a.storage;
+    if (::getsockname(fd, a.get(), &a.length) != 0) a.length = 0;
+    return a;
+}
+
+void apply_accepted_options(int fd, const config::SocketOptions& options, Transport transport) {
+    if (transport != Transport::tcp) return;
+    if (options.nodelay) (void)set_flag(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+    if (options.keepalive) (void)set_flag(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
+}
+
+}  // namespace sb::net

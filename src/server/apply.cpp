@@ -1,0 +1,170 @@
+// Server::apply: making a configuration the running one. Start and reload
+// are the same operation: bind what is new, keep what is unchanged (the same
+// fd, so no connection is refused), then retire what is gone. Any bind
+// failure undoes the new binds and leaves the running state untouched.
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "log/log.hpp"
+#include "net/socket.hpp"
+#include "server/reload_plan.hpp"
+#include "server/server.hpp"
+
+namespace sb::server {
+namespace {
+
+std::string join(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& n : names) {
+        if (!out.empty()) out += ',';
+        out += n;
+    }
+    return out.empty() ? "-" : out;
+}
+
+// Options a bound socket can take in place.
+void update_in_place(int fd, const config::Listen& before, const config::Listen& after) {
+    const auto& o = after.options;
+    if (after.endpoint.transport != net::Transport::udp && before.options.backlog != o.backlog) {
+        (void)::listen(fd, o.backlog);
+    }
+    if (after.endpoint.transport == net::Transport::unix_stream && !after.endpoint.abstract) {
+        const char* path = after.endpoint.host.c_str();
+        if (before.options.mode != o.mode) (void)::chmod(path, o.mode);
+        if (before.options.owner != o.owner || before.options.group != o.group) {
+            (void)!::chown(path, o.owner.value_or(static_cast<uid_t>(-1)), o.group.value_or(static_cast<gid_t>(-1)));
+        }
+    }
+}
+
+std::string owner_of(const config::Config& c, const config::Listen& l) {
+    for (const auto& [name, service] : c.services) {
+        for (const auto& each : service.listen) {
+            if (each.endpoint == l.endpoint) return "service " + name;
+        }
+    }
+    return "listener";
+}
+
+}  // namespace
+
+ApplyReport Server::apply(const config::Config& next) {
+    auto t0 = std::chrono::steady_clock::now();
+    ApplyReport report;
+
+    ReloadPlan plan = plan_reload(config_, next);
+    report.errors = plan.conflicts;
+
+    // 1. Bind every new listener; on any failure undo them all.
+    std::vector<Listener*> fresh;
+    if (report.ok()) {
+        for (const auto& l : plan.bind) {
+            net::BoundSocket bound;
+            std::string error;
+            Listener* listener = nullptr;
+            if (net::bind_listener(l, bound, error) == 0) listener = Listener::adopt(loop_, l, bound, error);
+            if (listener == nullptr) {
+                report.errors.push_back(owner_of(next, l) + ": " + error);
+                continue;
+            }
+            fresh.push_back(listener);
+        }
+    }
+    if (!report.ok()) {
+        for (Listener* l : fresh) l->close(true);
+        log::error(generation_ == 0 ? "start-failed" : "reload-failed", {{"errors", report.errors.size()}});
+        for (const auto& e : report.errors) log::error("apply-error", {{"detail", e}});
+        return report;
+    }
+
+    // 2. From here on nothing can fail. The new listener table.
+    std::map<std::string, Listener*> next_listeners;
+    for (Listener* l : fresh) next_listeners[l->endpoint().to_string()] = l;
+    for (const auto& key : plan.keep) next_listeners[key] = listeners_.at(key);
+    for (const auto& l : plan.update) {
+        Listener* listener = listeners_.at(l.endpoint.to_string());
+        update_in_place(listener->fd(), listener->listen(), l);
+        listener->update(l);
+        next_listeners[l.endpoint.to_string()] = listener;
+    }
+
+    // 3. The service table: same name keeps its runtime (and counters).
+    std::map<std::string, std::shared_ptr<ServiceRuntime>> next_services;
+    for (const auto& [name, def] : next.services) {
+        std::shared_ptr<ServiceRuntime> runtime;
+        if (auto it = services_.find(name); it != services_.end()) {
+            runtime = it->second;
+            // A ctl enable/disable stands until the configuration itself flips the switch.
+            if (runtime->definition->enabled != def.enabled) runtime->disabled = !def.enabled;
+        } else {
+            runtime = std::make_shared<ServiceRuntime>();
+            runtime->disabled = !def.enabled;
+        }
+        runtime->definition = std::make_shared<const config::Service>(def);
+        runtime->listeners.clear();
+        for (const auto& l : def.listen) runtime->listeners.push_back(next_listeners[l.endpoint.to_string()]);
+        next_services[name] = std::move(runtime);
+    }
+
+    // 4. Retire what is gone: removed services drain; their listeners close.
+    std::uint64_t now = uv_now(loop_);
+    for (auto& [name, runtime] : services_) {
+        if (next_services.count(name) != 0) continue;
+        runtime->removed = true;
+        runtime->drain_deadline = now + static_cast<std::uint64_t>(next.drain_grace.count());
+        runtime->listeners.clear();
+    }
+    for (const auto& key : plan.close) {
+        retire_waiter(listeners_.at(key));
+        listeners_.at(key)->close(true);
+    }
+    report.added = std::move(plan.added);
+    report.changed = std::move(plan.changed);
+    report.kept = std::move(plan.kept);
+    report.removed = std::move(plan.removed);
+    listeners_ = std::move(next_listeners);
+    services_ = std::move(next_services);
+    listener_services_.clear();
+    for (auto& [name, runtime] : services_) {
+        for (Listener* l : runtime->listeners) listener_services_[l] = runtime;
+    }
+
+    // 5. Serve.
+    if (std::string err = log::configure(next.log); !err.empty()) log::error("log-config", {{"detail", err}});
+    config_ = next;
+    ++generation_;
+    for (auto& [name, runtime] : services_) {
+        bool off = runtime->disabled;
+        const auto* exec = runtime->definition->exec();
+        bool handoff = exec != nullptr && exec->wait;
+        for (Listener* l : runtime->listeners) {
+            l->set_handler(this);
+            l->set_handoff(handoff);
+            l->set_accept_blocking(exec != nullptr && !exec->wait && exec->io == config::IoMode::socket);
+            if (!handoff) retire_waiter(l);
+            if (off) {
+                l->pause(k_pause_disabled);
+            } else {
+                l->resume(k_pause_disabled);
+            }
+            l->resume(k_pause_starting);
+        }
+        update_pauses(*runtime);
+    }
+
+    report.milliseconds =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    log::info(generation_ == 1 ? "started" : "reloaded",
+              {{"generation", generation_}, {"services", services_.size()}, {"listeners", listeners_.size()},
+               {"added", join(report.added)}, {"changed", join(report.changed)},
+               {"removed", join(report.removed)}, {"kept", report.kept.size()}, {"ms", report.milliseconds}});
+    for (auto* o : observers_) o->on_applied(config_, report);
+    return report;
+}
+
+}  // namespace sb::server

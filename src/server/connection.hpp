@@ -1,0 +1,74 @@
+// Connection: the server's record of one admitted stream connection.
+//
+// Owned by the Server's registry (an intrusive list, so the registry itself
+// allocates nothing per connection). The record owns the service session;
+// both are freed together after the session reported done.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "server/service_runtime.hpp"
+#include "services/session.hpp"
+#include "switchboard/net/endpoint.hpp"
+
+namespace sb::server {
+
+class Server;
+
+// The record is its session's observer, so a finished session finds its
+// record without a search.
+struct Connection final : services::SessionObserver {
+    void on_session_done(services::Session& session, const services::Outcome& outcome) override;
+    void on_child_spawned(services::Session& session, pid_t pid) override;
+    void on_spawn_failed(services::Session& session, std::string_view error) override;
+    void on_child_exited(services::Session& session, pid_t pid, int exit_code, int signal) override;
+
+    Server* server = nullptr;
+    std::uint64_t id = 0;
+    std::shared_ptr<ServiceRuntime> service;
+    std::shared_ptr<const config::Service> definition;  // the one it started with
+    net::SockAddr peer;
+    std::uint64_t started = 0;  // uv_now()
+    std::unique_ptr<services::Session> session;
+    Connection* prev = nullptr;
+    Connection* next = nullptr;
+};
+
+// The open connections, oldest first.
+class ConnectionList {
+public:
+    void push_back(Connection* c) {
+        c->prev = tail_;
+        c->next = nullptr;
+        (tail_ ? tail_->next : head_) = c;
+        tail_ = c;
+        ++size_;
+    }
+    void erase(Connection* c) {
+        (c->prev ? c->prev->next : head_) = c->next;
+        (c->next ? c->next->prev : tail_) = c->prev;
+        c->prev = c->next = nullptr;
+        --size_;
+    }
+    [[nodiscard]] Connection* front() const { return head_; }
+    [[nodiscard]] std::size_t size() const { return size_; }
+    [[nodiscard]] bool empty() const { return size_ == 0; }
+
+    // Visits every connection; `f` may stop (and so unlink) the one it is given.
+    template <typename F>
+    void for_each(F&& f) {
+        for (Connection* c = head_; c != nullptr;) {
+            Connection* next = c->next;
+            f(*c);
+            c = next;
+        }
+    }
+
+private:
+    Connection* head_ = nullptr;
+    Connection* tail_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+}  // namespace sb::server

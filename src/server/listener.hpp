@@ -1,0 +1,100 @@
+// Listener: one bound listening socket, watched by the loop.
+//
+// Owns the socket fd and a uv::Poll on it. For stream sockets it accepts
+// itself, with accept4 and a budget per wakeup, so a full fd table pauses it
+// instead of spinning (libuv 1.44's own accept loop spins on EMFILE). For UDP
+// it only says that datagrams are waiting. The server owns Listeners; a
+// Listener dies in close(): the poll closes, then the fd, then the memory.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "net/socket.hpp"
+#include "switchboard/config.hpp"
+#include "uv/poll.hpp"
+
+namespace sb::server {
+
+class Listener;
+
+class ListenerHandler {
+public:
+    // A new connection: `fd` is non-blocking and CLOEXEC, and now the handler's.
+    virtual void on_accepted(Listener& listener, int fd, const net::SockAddr& peer) = 0;
+    // UDP, or a stream listener in hand-off mode (wait services): something
+    // is waiting on listener.fd() and the handler takes it from there.
+    virtual void on_ready(Listener& listener) = 0;
+    // accept4 failed with a resource error (EMFILE, ENFILE, ENOBUFS, ENOMEM).
+    virtual void on_accept_exhausted(Listener& listener, int err) = 0;
+
+protected:
+    ~ListenerHandler() = default;
+};
+
+// Why a listener is not watching its socket; it watches only when none apply.
+enum PauseReason : std::uint8_t {
+    k_pause_limit = 1,      // max_connections with on_limit "pause"
+    k_pause_fds = 2,        // fd budget or EMFILE
+    k_pause_disabled = 4,   // ctl disable, or the service is enabled: false
+    k_pause_wait_child = 8, // a wait-mode child owns the socket
+    k_pause_stopping = 16,  // shutdown, drain, or service removed
+    k_pause_starting = 32,  // bound but not yet serving (during apply)
+};
+
+class Listener {
+public:
+    // Takes ownership of `bound.fd`. Returns nullptr (and closes the fd) if
+    // the loop refuses the poll handle; `error` then says why.
+    static Listener* adopt(uv_loop_t* loop, const config::Listen& listen, net::BoundSocket bound,
+                           std::string& error);
+
+    Listener(const Listener&) = delete;
+    Listener& operator=(const Listener&) = delete;
+
+    void set_handler(ListenerHandler* handler) { handler_ = handler; }
+    [[nodiscard]] ListenerHandler* handler() const { return handler_; }
+
+    void pause(PauseReason reason);
+    void resume(PauseReason reason);
+    [[nodiscard]] bool paused_for(PauseReason reason) const { return (pause_reasons_ & reason) != 0; }
+    [[nodiscard]] bool serving() const { return pause_reasons_ == 0; }
+
+    // Takes options changed in place by a reload (backlog, UNIX mode/owner).
+    void update(const config::Listen& listen) { listen_ = listen; }
+
+    [[nodiscard]] int fd() const { return fd_; }
+    [[nodiscard]] const config::Listen& listen() const { return listen_; }
+    [[nodiscard]] const net::Endpoint& endpoint() const { return listen_.endpoint; }
+    [[nodiscard]] bool is_datagram() const { return listen_.endpoint.transport == net::Transport::udp; }
+    // Hand-off mode: never accept; tell the handler the socket is ready.
+    void set_handoff(bool handoff) { handoff_ = handoff; }
+    // Accept in blocking mode: for io "socket", whose connections go
+    // straight to a child that expects a blocking socket.
+    void set_accept_blocking(bool blocking) { accept_blocking_ = blocking; }
+
+    // Stops watching, closes the fd, removes a UNIX socket file this
+    // listener created when `remove_file`, and frees itself. `done` runs
+    // after that.
+    void close(bool remove_file, std::function<void()> done = {});
+
+    static constexpr int k_accept_budget = 64;
+
+private:
+    Listener(const config::Listen& listen, net::BoundSocket bound);
+    ~Listener() = default;
+    void update_watch();
+    void on_readable();
+
+    config::Listen listen_;
+    int fd_;
+    bool created_file_;
+    std::uint8_t pause_reasons_ = k_pause_starting;
+    bool handoff_ = false;
+    bool accept_blocking_ = false;
+    ListenerHandler* handler_ = nullptr;
+    uv::Poll poll_;
+};
+
+}  // namespace sb::server

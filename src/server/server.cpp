@@ -1,0 +1,464 @@
+// Server: accepting, sessions, signals, timers and shutdown. Applying a
+// configuration lives in apply.cpp.
+#include "server/server.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+
+#include "log/log.hpp"
+#include "net/socket.hpp"
+#include "services/builtin_datagram.hpp"
+#include "services/builtin_stream.hpp"
+#include "services/exec_session.hpp"
+#include "switchboard/config/load.hpp"
+
+namespace sb::server {
+
+std::string_view reject_reason_name(RejectReason reason) {
+    switch (reason) {
+        case RejectReason::denied: return "denied";
+        case RejectReason::max_connections: return "max_connections";
+        case RejectReason::per_source: return "per_source";
+        case RejectReason::rate: return "rate";
+        case RejectReason::max_children: return "max_children";
+        case RejectReason::fd_budget: return "fd_budget";
+        case RejectReason::reflection: return "reflection";
+        case RejectReason::count_: break;
+    }
+    return "unknown";
+}
+
+namespace {
+
+std::string_view transport_name(net::Transport t) {
+    switch (t) {
+        case net::Transport::tcp: return "tcp";
+        case net::Transport::udp: return "udp";
+        case net::Transport::unix_stream: return "unix";
+    }
+    return "?";
+}
+
+std::string_view action_name(const config::Service& s) {
+    if (const auto* b = s.builtin()) {
+        switch (*b) {
+            case config::Builtin::echo: return "builtin echo";
+            case config::Builtin::discard: return "builtin discard";
+            case config::Builtin::chargen: return "builtin chargen";
+            case config::Builtin::daytime: return "builtin daytime";
+            case config::Builtin::time: return "builtin time";
+        }
+    }
+    return "exec";
+}
+
+process::ConnectionInfo connection_info(const Listener& listener, int fd, const net::SockAddr& peer) {
+    process::ConnectionInfo info;
+    switch (listener.endpoint().transport) {
+        case net::Transport::tcp: info.proto = process::ConnectionInfo::Proto::tcp; break;
+        case net::Transport::udp: info.proto = process::ConnectionInfo::Proto::udp; break;
+        case net::Transport::unix_stream: info.proto = process::ConnectionInfo::Proto::unix_stream; break;
+    }
+    if (info.proto == process::ConnectionInfo::Proto::unix_stream) {
+        ucred cred{};
+        socklen_t len = sizeof cred;
+        if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+            info.peer_uid = cred.uid;
+            info.peer_gid = cred.gid;
+            info.peer_pid = cred.pid;
+        }
+        return info;
+    }
+    net::SockAddr local = net::local_address(fd);
+    info.remote_ip = peer.host();
+    info.remote_port = peer.port();
+    info.local_ip = local.host();
+    info.local_port = local.port();
+    return info;
+}
+
+constexpr std::chrono::milliseconds k_sweep_interval{250};
+constexpr std::chrono::milliseconds k_fd_pause{250};
+
+}  // namespace
+
+Server::Server(uv_loop_t* loop) : loop_(loop) {}
+
+Server::~Server() {
+    // Normal exit closes everything first; this only frees leftovers of a
+    // loop that was abandoned.
+    for (Connection* c : graveyard_) delete c;
+}
+
+int Server::start(std::string config_path) {
+    config_path_ = std::move(config_path);
+    started_at_ = uv_now(loop_);
+    std::signal(SIGPIPE, SIG_IGN);
+    auto on_stop = [this](int) { shutdown(stopping_); };
+    int rc = sigterm_.start(loop_, SIGTERM, on_stop);
+    if (rc == 0) rc = sigint_.start(loop_, SIGINT, on_stop);
+    if (rc == 0) rc = sighup_.start(loop_, SIGHUP, [this](int) { (void)reload("SIGHUP"); });
+    if (rc == 0) rc = sigusr1_.start(loop_, SIGUSR1, [this](int) {
+        for (auto* o : observers_) o->on_dump_requested();
+    });
+    if (rc == 0) rc = sweep_timer_.init(loop_);
+    if (rc == 0) rc = grace_timer_.init(loop_);
+    if (rc == 0) rc = fd_pause_timer_.init(loop_);
+    if (rc == 0) rc = graveyard_timer_.init(loop_);
+    if (rc != 0) return rc;
+    sweep_timer_.on_fire([this] { sweep(); });
+    sweep_timer_.start(k_sweep_interval, k_sweep_interval);
+    sweep_timer_.unref();
+    grace_timer_.on_fire([this] {
+        log::info("shutdown-grace-expired", {{"connections", connections_.size()}});
+        connections_.for_each([](Connection& c) { c.session->stop("shutdown"); });
+    });
+    fd_pause_timer_.on_fire([this] {
+        for (auto& [key, listener] : listeners_) listener->resume(k_pause_fds);
+    });
+    graveyard_timer_.on_fire([this] {
+        for (Connection* c : graveyard_) delete c;
+        graveyard_.clear();
+        finish_if_drained();
+    });
+    return 0;
+}
+
+ApplyReport Server::reload(std::string_view trigger) {
+    ApplyReport report;
+    if (stopping_) {
+        report.errors.emplace_back("the server is shutting down");
+        return report;
+    }
+    auto loaded = config::load_file(config_path_);
+    if (!loaded.config) {
+        for (const auto& e : loaded.errors) report.errors.push_back(e.to_string());
+        log::error("reload-failed", {{"trigger", trigger}, {"errors", report.errors.size()}});
+        for (const auto& e : report.errors) log::error("config-error", {{"detail", e}});
+        return report;
+    }
+    report = apply(*loaded.config);
+    return report;
+}
+
+void Server::print_table() const {
+    std::string out = "SERVICE              PROTO  ADDRESS                                  ACTION\n";
+    for (const auto& [name, service] : services_) {
+        for (const auto& l : service->definition->listen) {
+            char line[512];
+            std::snprintf(line, sizeof line, "%-20s %-6s %-40s %s%s\n", name.c_str(),
+                          std::string(transport_name(l.endpoint.transport)).c_str(), l.endpoint.to_string().c_str(),
+                          std::string(action_name(*service->definition)).c_str(),
+                          service->disabled ? " (disabled)" : "");
+            out += line;
+        }
+    }
+    (void)!::write(STDERR_FILENO, out.data(), out.size());
+}
+
+void Server::on_accepted(Listener& listener, int fd, const net::SockAddr& peer) {
+    auto it = listener_services_.find(&listener);
+    if (it == listener_services_.end()) {
+        ::close(fd);
+        return;
+    }
+    ServiceRuntime& service = *it->second;
+    const config::Service& def = *service.definition;
+    const auto& admission = def.admission;
+
+    if (admission.max_connections != config::k_unlimited && service.active >= admission.max_connections) {
+        reject(service, fd, peer, RejectReason::max_connections);
+        return;
+    }
+    if (config_.limits.max_connections != config::k_unlimited && total_active_ >= config_.limits.max_connections) {
+        reject(service, fd, peer, RejectReason::max_connections);
+        return;
+    }
+    net::apply_accepted_options(fd, listener.listen().options, listener.endpoint().transport);
+
+    auto* c = new Connection;
+    c->server = this;
+    c->id = next_connection_id_++;
+    c->service = it->second;
+    c->definition = service.definition;
+    c->peer = peer;
+    c->started = uv_now(loop_);
+    if (const auto* builtin = def.builtin()) {
+        c->session = std::make_unique<services::BuiltinStream>(loop_, *c, fd, *builtin, admission.banner.text);
+    } else {
+        c->session = std::make_unique<services::ExecSession>(loop_, *c, fd, service.definition,
+                                                             connection_info(listener, fd, peer), spawner_,
+                                                             admission.banner.text);
+    }
+    connections_.push_back(c);
+    ++service.active;
+    ++total_active_;
+    ++service.counters.accepted;
+    update_pauses(service);
+    c->session->start();
+}
+
+void Server::reject(ServiceRuntime& service, int fd, const net::SockAddr& peer, RejectReason reason) {
+    ++service.counters.rejected[static_cast<std::size_t>(reason)];
+    const auto& fail = service.definition->admission.banner_fail.text;
+    if (!fail.empty()) (void)!::send(fd, fail.data(), fail.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    ::close(fd);
+    log::info("reject", {{"service", service.name()}, {"peer", peer.to_string()}, {"reason", reject_reason_name(reason)}});
+}
+
+void Server::update_pauses(ServiceRuntime& service) {
+    const auto& a = service.definition->admission;
+    bool at_limit = a.on_limit == config::OnLimit::pause && a.max_connections != config::k_unlimited &&
+                    service.active >= a.max_connections;
+    for (Listener* l : service.listeners) {
+        if (l->is_datagram()) continue;
+        if (at_limit) {
+            l->pause(k_pause_limit);
+        } else {
+            l->resume(k_pause_limit);
+        }
+    }
+}
+
+void Server::on_ready(Listener& listener) {
+    auto it = listener_services_.find(&listener);
+    if (it == listener_services_.end()) {
+        listener.pause(k_pause_stopping);  // nobody's: never spin on it
+        return;
+    }
+    const auto* exec = it->second->definition->exec();
+    if (exec != nullptr && exec->wait) {
+        hand_off(listener, it->second);
+    } else if (listener.is_datagram()) {
+        serve_datagrams(listener, *it->second);
+    }
+}
+
+void Server::hand_off(Listener& listener, const std::shared_ptr<ServiceRuntime>& service) {
+    const auto& a = service->definition->admission;
+    if ((a.max_children != config::k_unlimited && service->children >= a.max_children) ||
+        (config_.limits.max_children != config::k_unlimited && total_children_ >= config_.limits.max_children)) {
+        listener.pause(k_pause_limit);  // resumed when a child exits
+        return;
+    }
+    services::WaitService*& waiter = waiters_[&listener];
+    if (waiter == nullptr) {
+        Listener* l = &listener;
+        std::weak_ptr<ServiceRuntime> weak = service;
+        services::WaitService::Events events{
+            .hold = [l] { l->pause(k_pause_wait_child); },
+            .release = [l] { l->resume(k_pause_wait_child); },
+            .spawned = [this, weak](pid_t pid) { if (auto s = weak.lock()) child_spawned(*s, pid); },
+            .spawn_failed = [this, weak](std::string_view error) {
+                if (auto s = weak.lock()) spawn_failed(*s, "-", error);
+            },
+            .exited = [this, weak](pid_t pid, const process::ExitStatus& st) {
+                if (auto s = weak.lock()) {
+                    child_exited(*s, pid, st.kind == process::ExitStatus::Kind::exited ? st.code : -1,
+                                 st.kind == process::ExitStatus::Kind::killed ? st.signal : 0);
+                    log::info("child-exit", {{"service", s->name()}, {"pid", static_cast<long>(pid)},
+                                             {"status", st.describe()},
+                                             {"duration", static_cast<double>(st.duration.count()) / 1000.0}});
+                }
+            },
+        };
+        waiter = new services::WaitService(loop_, spawner_, std::move(events));
+        if (waiter->init() != 0) {
+            waiter->close();
+            waiters_.erase(&listener);
+            return;
+        }
+    }
+    waiter->trigger(listener.fd(), service->definition);
+}
+
+void Server::retire_waiter(Listener* listener) {
+    auto it = waiters_.find(listener);
+    if (it == waiters_.end()) return;
+    listener->resume(k_pause_wait_child);  // closing or changing mode: the socket is ours again
+    ++closing_waiters_;
+    it->second->close([this] {
+        --closing_waiters_;
+        finish_if_drained();
+    });
+    waiters_.erase(it);
+}
+
+void Server::serve_datagrams(Listener& listener, ServiceRuntime& service) {
+    const auto* builtin = service.definition->builtin();
+    if (builtin == nullptr) return;
+    services::DatagramStats stats;
+    services::serve_datagrams(listener.fd(), *builtin, service.definition->admission.allow_reflection, {}, stats);
+    service.counters.datagrams_in += stats.received;
+    service.counters.datagrams_out += stats.answered;
+    service.counters.bytes_in += stats.bytes_in;
+    service.counters.bytes_out += stats.bytes_out;
+    service.counters.rejected[static_cast<std::size_t>(RejectReason::reflection)] += stats.refused;
+}
+
+void Server::on_accept_exhausted(Listener& listener, int err) {
+    log::warning("accept-paused", {{"address", listener.endpoint().to_string()}, {"error", std::strerror(err)}});
+    pause_all_for_fds();
+}
+
+void Server::pause_all_for_fds() {
+    for (auto& [key, l] : listeners_) l->pause(k_pause_fds);
+    fd_pause_timer_.start(k_fd_pause);
+}
+
+void Connection::on_session_done(services::Session&, const services::Outcome& outcome) {
+    server->connection_done(*this, outcome);
+}
+
+void Connection::on_child_spawned(services::Session&, pid_t pid) { server->child_spawned(*service, pid); }
+
+void Connection::on_spawn_failed(services::Session&, std::string_view error) {
+    server->spawn_failed(*service, peer.to_string(), error);
+}
+
+void Connection::on_child_exited(services::Session&, pid_t pid, int exit_code, int signal) {
+    server->child_exited(*service, pid, exit_code, signal);
+}
+
+void Server::child_spawned(ServiceRuntime& service, pid_t pid) {
+    ++service.counters.spawned;
+    ++service.children;
+    ++total_children_;
+    log::debug("spawned", {{"service", service.name()}, {"pid", static_cast<long>(pid)}});
+}
+
+void Server::spawn_failed(ServiceRuntime& service, const std::string& peer, std::string_view error) {
+    ++service.counters.spawn_failures;
+    log::error("spawn-failed", {{"service", service.name()}, {"peer", peer}, {"error", error}});
+}
+
+void Server::child_exited(ServiceRuntime& service, pid_t, int exit_code, int) {
+    (exit_code == 0 ? service.counters.exits_ok : service.counters.exits_failed)++;
+    --service.children;
+    --total_children_;
+    for (Listener* l : service.listeners) l->resume(k_pause_limit);
+    if (!service.removed) update_pauses(service);
+}
+
+void Server::connection_done(Connection& connection, const services::Outcome& outcome) {
+    Connection* c = &connection;
+    const services::Session& session = *c->session;
+    ServiceRuntime& service = *c->service;
+    service.counters.bytes_in += session.bytes_in();
+    service.counters.bytes_out += session.bytes_out();
+    --service.active;
+    --total_active_;
+    double seconds = static_cast<double>(uv_now(loop_) - c->started) / 1000.0;
+    if (outcome.pid != 0) {
+        log::info("conn", {{"service", service.name()}, {"peer", c->peer.to_string()}, {"duration", seconds},
+                           {"in", session.bytes_in()}, {"out", session.bytes_out()}, {"reason", outcome.reason},
+                           {"pid", static_cast<long>(outcome.pid)}, {"exit", outcome.exit_code},
+                           {"signal", outcome.signal}});
+    } else {
+        log::info("conn", {{"service", service.name()}, {"peer", c->peer.to_string()}, {"duration", seconds},
+                           {"in", session.bytes_in()}, {"out", session.bytes_out()}, {"reason", outcome.reason}});
+    }
+    connections_.erase(c);
+    if (!service.removed) update_pauses(service);
+    bury(c);
+}
+
+void Server::bury(Connection* c) {
+    // The session is still on the stack of its own close callback: free it later.
+    graveyard_.push_back(c);
+    graveyard_timer_.start(std::chrono::milliseconds(0));
+}
+
+void Server::sweep() {
+    std::uint64_t now = uv_now(loop_);
+    connections_.for_each([&](Connection& c) {
+        const auto& t = c.definition->timeouts;
+        if (c.service->removed && c.service->drain_deadline != 0 && now >= c.service->drain_deadline) {
+            c.session->stop("drained");
+        } else if (t.max_duration.count() > 0 &&
+                   now - c.started >= static_cast<std::uint64_t>(t.max_duration.count())) {
+            c.session->stop("max_duration");
+        } else if (t.idle.count() > 0 &&
+                   now - c.session->last_activity() >= static_cast<std::uint64_t>(t.idle.count())) {
+            c.session->stop("idle");
+        }
+    });
+}
+
+void Server::shutdown(bool immediate) {
+    if (closed_) return;
+    if (!stopping_) {
+        stopping_ = true;
+        log::info("shutdown", {{"connections", connections_.size()},
+                               {"grace", static_cast<double>(config_.shutdown_grace.count()) / 1000.0}});
+        for (auto& [key, l] : listeners_) l->pause(k_pause_stopping);
+        while (!waiters_.empty()) retire_waiter(waiters_.begin()->first);
+        if (!connections_.empty() && !immediate) {
+            grace_timer_.start(config_.shutdown_grace);
+        }
+    }
+    if (immediate) {
+        log::info("shutdown-now", {{"connections", connections_.size()}});
+        connections_.for_each([](Connection& c) { c.session->stop("shutdown"); });
+    }
+    finish_if_drained();
+}
+
+void Server::drain() {
+    if (stopping_) return;
+    stopping_ = true;
+    log::info("drain", {{"connections", connections_.size()}});
+    for (auto& [key, l] : listeners_) l->pause(k_pause_stopping);
+    while (!waiters_.empty()) retire_waiter(waiters_.begin()->first);
+    finish_if_drained();
+}
+
+bool Server::set_enabled(const std::string& name, bool enabled) {
+    auto it = services_.find(name);
+    if (it == services_.end()) return false;
+    ServiceRuntime& service = *it->second;
+    service.disabled = !enabled;
+    bool off = service.disabled;
+    for (Listener* l : service.listeners) {
+        if (off) {
+            l->pause(k_pause_disabled);
+        } else {
+            l->resume(k_pause_disabled);
+        }
+    }
+    log::info(enabled ? "enabled" : "disabled", {{"service", name}});
+    return true;
+}
+
+void Server::finish_if_drained() {
+    if (!stopping_ || closed_ || !connections_.empty() || !waiters_.empty() || closing_waiters_ > 0) return;
+    close_everything();
+}
+
+void Server::close_everything() {
+    closed_ = true;
+    for (auto* o : observers_) o->on_closing();
+    for (auto& [key, l] : listeners_) l->close(true);
+    listeners_.clear();
+    listener_services_.clear();
+    services_.clear();
+    sigterm_.close();
+    sigint_.close();
+    sighup_.close();
+    sigusr1_.close();
+    sweep_timer_.close();
+    grace_timer_.close();
+    fd_pause_timer_.close();
+    graveyard_timer_.close([this] {
+        for (Connection* c : graveyard_) delete c;
+        graveyard_.clear();
+    });
+    log::info("stopped");
+}
+
+}  // namespace sb::server

@@ -1,0 +1,146 @@
+// Server: the owner of the loop's work. It holds the listeners, the service
+// table, the connection registry, the signal handles and the timers, and it
+// applies configurations (start and reload are the same operation).
+//
+// One Server per process, created by `switchboard run`, used from the loop
+// thread only. It dies by shutdown(): stop accepting, drain, stop what is
+// left, close every handle; the loop then runs out and run() returns.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "process/spawn.hpp"
+#include "server/connection.hpp"
+#include "server/listener.hpp"
+#include "server/service_runtime.hpp"
+#include "services/wait_service.hpp"
+#include "switchboard/config.hpp"
+#include "uv/signal.hpp"
+#include "uv/timer.hpp"
+
+namespace sb::server {
+
+// What an apply changed, for the reload log line and the control socket.
+struct ApplyReport {
+    std::vector<std::string> added, changed, removed, kept;
+    std::vector<std::string> errors;
+    double milliseconds = 0;
+    [[nodiscard]] bool ok() const { return errors.empty(); }
+};
+
+// Parts above the server (the control socket, the config watcher) follow
+// it through this interface, so the server knows nothing about them.
+class ServerObserver {
+public:
+    // After every successful apply (start and reloads).
+    virtual void on_applied(const config::Config& config, const ApplyReport& report) = 0;
+    // SIGUSR1: write a state dump to the log.
+    virtual void on_dump_requested() = 0;
+    // The server is closing its handles; close yours now.
+    virtual void on_closing() = 0;
+
+protected:
+    ~ServerObserver() = default;
+};
+
+class Server final : public ListenerHandler {
+public:
+    explicit Server(uv_loop_t* loop);
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+    ~Server();
+
+    void add_observer(ServerObserver* observer) { observers_.push_back(observer); }
+
+    // Installs signal handles and timers. Call once before the first apply.
+    [[nodiscard]] int start(std::string config_path);
+
+    // Makes `config` the running configuration. All or nothing: on any
+    // error (a listener that cannot be bound) nothing changes and the
+    // report lists why.
+    ApplyReport apply(const config::Config& config);
+
+    // Reads the configuration file again and applies it (SIGHUP, ctl reload,
+    // the watcher). Errors leave the running configuration untouched.
+    ApplyReport reload(std::string_view trigger);
+
+    // Stops accepting, lets connections drain for shutdown_grace, then stops
+    // what remains and closes everything. `immediate` skips the grace.
+    void shutdown(bool immediate);
+
+    // Stops everything at once or after the grace (see shutdown); drain()
+    // waits for connections however long they take, then exits.
+    void drain();
+
+    // ctl enable/disable: stop or resume accepting for one service without
+    // touching the configuration. False when there is no such service.
+    [[nodiscard]] bool set_enabled(const std::string& name, bool enabled);
+
+    [[nodiscard]] bool stopping() const { return stopping_; }
+    [[nodiscard]] uv_loop_t* loop() const { return loop_; }
+    [[nodiscard]] const config::Config& config() const { return config_; }
+    [[nodiscard]] const std::map<std::string, std::shared_ptr<ServiceRuntime>>& services() const {
+        return services_;
+    }
+    [[nodiscard]] const ConnectionList& connections() const { return connections_; }
+    [[nodiscard]] std::uint64_t generation() const { return generation_; }
+    [[nodiscard]] std::uint64_t started_at() const { return started_at_; }
+
+    // Prints the service table (service, protocol, address) to stderr.
+    void print_table() const;
+
+private:
+    // ListenerHandler
+    void on_accepted(Listener& listener, int fd, const net::SockAddr& peer) override;
+    void on_ready(Listener& listener) override;
+    void on_accept_exhausted(Listener& listener, int err) override;
+
+    friend struct Connection;
+    void connection_done(Connection& connection, const services::Outcome& outcome);
+    void child_spawned(ServiceRuntime& service, pid_t pid);
+    void spawn_failed(ServiceRuntime& service, const std::string& peer, std::string_view error);
+    void child_exited(ServiceRuntime& service, pid_t pid, int exit_code, int signal);
+    void serve_datagrams(Listener& listener, ServiceRuntime& service);
+    void hand_off(Listener& listener, const std::shared_ptr<ServiceRuntime>& service);
+    void retire_waiter(Listener* listener);
+    void reject(ServiceRuntime& service, int fd, const net::SockAddr& peer, RejectReason reason);
+    void update_pauses(ServiceRuntime& service);
+    void pause_all_for_fds();
+    void sweep();
+    void finish_if_drained();
+    void close_everything();
+    void bury(Connection* connection);
+
+    uv_loop_t* loop_;
+    std::string config_path_;
+    config::Config config_;
+    std::map<std::string, std::shared_ptr<ServiceRuntime>> services_;
+    std::map<std::string, Listener*> listeners_;  // by endpoint, canonical spelling
+    std::map<Listener*, std::shared_ptr<ServiceRuntime>> listener_services_;
+    ConnectionList connections_;
+    process::Spawner spawner_;
+    std::map<Listener*, services::WaitService*> waiters_;  // wait-mode children, by the socket they own
+    std::uint32_t closing_waiters_ = 0;
+    std::uint32_t total_children_ = 0;
+    std::vector<Connection*> graveyard_;  // freed on the next loop turn
+    std::vector<ServerObserver*> observers_;
+    std::uint64_t next_connection_id_ = 1;
+    std::uint64_t generation_ = 0;
+    std::uint64_t started_at_ = 0;
+    std::uint32_t total_active_ = 0;
+    bool stopping_ = false;
+    bool closed_ = false;
+
+    uv::Signal sigterm_, sigint_, sighup_, sigusr1_;
+    uv::Timer sweep_timer_;      // idle and duration limits, drain deadlines
+    uv::Timer grace_timer_;      // shutdown grace
+    uv::Timer fd_pause_timer_;   // resume after EMFILE
+    uv::Timer graveyard_timer_;  // frees finished connections outside their callbacks
+};
+
+}  // namespace sb::server

@@ -1,0 +1,95 @@
+// ChildRun (see child_run.hpp).
+#include "services/child_run.hpp"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+
+#include "io/pipe.hpp"
+#include "log/log.hpp"
+#include "services/scratch.hpp"
+
+namespace sb::services {
+
+int ChildRun::start(uv_loop_t* loop, process::Spawner& spawner, process::SpawnRequest& request,
+                    const std::string& service, DoneCallback on_done, std::string& error) {
+    service_ = service;
+    on_done_ = std::move(on_done);
+    if (int rc = linger_.init(loop); rc != 0) {
+        error = std::string("timer: ") + uv_strerror(rc);
+        return rc;
+    }
+    linger_.on_fire([this] {
+        // The child is gone but something it started still holds stderr.
+        stderr_.flush();
+        stderr_ended_ = true;
+        maybe_done();
+    });
+    io::ChildPipe err;
+    if (int rc = io::open_child_pipe(io::PipeFlow::from_child, err); rc < 0) {
+        error = "stderr pipe: " + std::string(std::strerror(-rc));
+        return rc;
+    }
+    request.fds.push_back({err.child, 2});
+    process::Spawned spawned;
+    int rc = spawner.spawn(request, spawned, error);
+    request.fds.pop_back();
+    ::close(err.child);
+    if (rc < 0) {
+        ::close(err.server);
+        return rc;
+    }
+    started_ = true;
+    pid_ = spawned.pid;
+    auto on_line = [this](std::string_view line, bool truncated) {
+        log::info("stderr", {{"service", service_}, {"pid", static_cast<long>(pid_)}, {"line", line},
+                             {"truncated", truncated}});
+    };
+    auto on_end = [this](int) {
+        stderr_ended_ = true;
+        maybe_done();
+    };
+    if (stderr_.start(loop, err.server, scratch_buffer(), on_line, on_end) != 0) stderr_ended_ = true;
+    auto on_exit = [this](const process::ExitStatus& status) {
+        reaped_ = true;
+        status_ = status;
+        if (!stderr_ended_) linger_.start(k_stderr_linger);
+        maybe_done();
+    };
+    if (int wrc = watch_.start(loop, spawned, on_exit); wrc != 0) {
+        // Without a watch we cannot learn of its exit: end it now.
+        (void)watch_.signal(SIGKILL);
+        reaped_ = true;
+        status_.kind = process::ExitStatus::Kind::lost;
+    }
+    return 0;
+}
+
+void ChildRun::terminate(std::chrono::milliseconds grace) {
+    if (running()) watch_.terminate(grace);
+}
+
+void ChildRun::maybe_done() {
+    if (reported_ || !reaped_ || !stderr_ended_ || closing_) return;
+    reported_ = true;
+    linger_.stop();
+    if (on_done_) on_done_(status_);
+}
+
+void ChildRun::close(std::function<void()> done) {
+    if (closing_) return;
+    closing_ = true;
+    on_closed_ = std::move(done);
+    watch_.close([this] { handle_closed(); });
+    stderr_.close([this] { handle_closed(); });
+    linger_.close([this] { handle_closed(); });
+}
+
+void ChildRun::handle_closed() {
+    if (--open_parts_ > 0) return;
+    auto cb = std::move(on_closed_);
+    if (cb) cb();
+}
+
+}  // namespace sb::services

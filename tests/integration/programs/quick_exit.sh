@@ -1,0 +1,3 @@
+#!/bin/sh
+# A wait-mode child that fails at once, every time.
+exit 1

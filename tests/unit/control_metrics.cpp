@@ -1,0 +1,153 @@
+// Prometheus rendering: the exact exposition for a known state.
+#include <doctest/doctest.h>
+
+#include "control/metrics.hpp"
+
+using namespace sb;
+
+namespace {
+
+control::StatusView status() {
+    control::StatusView s;
+    s.version = "0.1.0";
+    s.uptime_seconds = 90.5;
+    s.generation = 4;
+    s.reloads.succeeded = 3;
+    s.reloads.failed = 1;
+    s.reloads.last_ok = false;
+    s.reloads.last_milliseconds = 2.5;
+    return s;
+}
+
+control::ServiceView echo() {
+    control::ServiceView v;
+    v.name = "echo";
+    v.state = "enabled";
+    v.active = 2;
+    v.counters.accepted = 17;
+    v.counters.rejected[static_cast<std::size_t>(server::RejectReason::per_source)] = 5;
+    v.counters.bytes_in = 1000;
+    v.counters.bytes_out = 999;
+    v.counters.datagrams_in = 4;
+    v.counters.datagrams_out = 3;
+    return v;
+}
+
+control::ServiceView git() {
+    control::ServiceView v;
+    v.name = "git";
+    v.state = "disabled";
+    v.children = 1;
+    v.counters.spawned = 9;
+    v.counters.spawn_failures = 1;
+    v.counters.exits_ok = 6;
+    v.counters.exits_failed = 2;
+    return v;
+}
+
+}  // namespace
+
+TEST_CASE("the exposition of a known state, line by line") {
+    std::string text = control::render_metrics(status(), {echo(), git()});
+    const char* expected =
+        "# HELP switchboard_build_info The running switchboard's version; always 1.\n"
+        "# TYPE switchboard_build_info gauge\n"
+        "switchboard_build_info{version=\"0.1.0\"} 1\n"
+        "# HELP switchboard_uptime_seconds Seconds since the server started.\n"
+        "# TYPE switchboard_uptime_seconds gauge\n"
+        "switchboard_uptime_seconds 90.5\n"
+        "# HELP switchboard_config_generation Configurations applied since start, the first included.\n"
+        "# TYPE switchboard_config_generation gauge\n"
+        "switchboard_config_generation 4\n"
+        "# HELP switchboard_reloads_total Reloads by result.\n"
+        "# TYPE switchboard_reloads_total counter\n"
+        "switchboard_reloads_total{result=\"ok\"} 3\n"
+        "switchboard_reloads_total{result=\"failed\"} 1\n"
+        "# HELP switchboard_last_reload_success 1 if the last reload succeeded (or none ran yet), else 0.\n"
+        "# TYPE switchboard_last_reload_success gauge\n"
+        "switchboard_last_reload_success 0\n"
+        "# HELP switchboard_last_reload_duration_seconds How long the last successful reload took.\n"
+        "# TYPE switchboard_last_reload_duration_seconds gauge\n"
+        "switchboard_last_reload_duration_seconds 0.0025\n"
+        "# HELP switchboard_service_enabled 1 if the service accepts connections, else 0.\n"
+        "# TYPE switchboard_service_enabled gauge\n"
+        "switchboard_service_enabled{service=\"echo\"} 1\n"
+        "switchboard_service_enabled{service=\"git\"} 0\n"
+        "# HELP switchboard_connections_active Open connections.\n"
+        "# TYPE switchboard_connections_active gauge\n"
+        "switchboard_connections_active{service=\"echo\"} 2\n"
+        "switchboard_connections_active{service=\"git\"} 0\n"
+        "# HELP switchboard_connections_accepted_total Connections accepted and admitted.\n"
+        "# TYPE switchboard_connections_accepted_total counter\n"
+        "switchboard_connections_accepted_total{service=\"echo\"} 17\n"
+        "switchboard_connections_accepted_total{service=\"git\"} 0\n"
+        "# HELP switchboard_connections_rejected_total Connections or datagrams refused, by reason.\n"
+        "# TYPE switchboard_connections_rejected_total counter\n"
+        "switchboard_connections_rejected_total{service=\"echo\",reason=\"denied\"} 0\n"
+        "switchboard_connections_rejected_total{service=\"echo\",reason=\"max_connections\"} 0\n"
+        "switchboard_connections_rejected_total{service=\"echo\",reason=\"per_source\"} 5\n"
+        "switchboard_connections_rejected_total{service=\"echo\",reason=\"rate\"} 0\n"
+        "switchboard_connections_rejected_total{service=\"echo\",reason=\"max_children\"} 0\n"
+        "switchboard_connections_rejected_total{service=\"echo\",reason=\"fd_budget\"} 0\n"
+        "switchboard_connections_rejected_total{service=\"echo\",reason=\"reflection\"} 0\n"
+        "switchboard_connections_rejected_total{service=\"git\",reason=\"denied\"} 0\n"
+        "switchboard_connections_rejected_total{service=\"git\",reason=\"max_connections\"} 0\n"
+        "switchboard_connections_rejected_total{service=\"git\",reason=\"per_source\"} 0\n"
+        "switchboard_connections_rejected_total{service=\"git\",reason=\"rate\"} 0\n"
+        "switchboard_connections_rejected_total{service=\"git\",reason=\"max_children\"} 0\n"
+        "switchboard_connections_rejected_total{service=\"git\",reason=\"fd_budget\"} 0\n"
+        "switchboard_connections_rejected_total{service=\"git\",reason=\"reflection\"} 0\n"
+        "# HELP switchboard_received_bytes_total Bytes received from clients.\n"
+        "# TYPE switchboard_received_bytes_total counter\n"
+        "switchboard_received_bytes_total{service=\"echo\"} 1000\n"
+        "switchboard_received_bytes_total{service=\"git\"} 0\n"
+        "# HELP switchboard_sent_bytes_total Bytes sent to clients.\n"
+        "# TYPE switchboard_sent_bytes_total counter\n"
+        "switchboard_sent_bytes_total{service=\"echo\"} 999\n"
+        "switchboard_sent_bytes_total{service=\"git\"} 0\n"
+        "# HELP switchboard_datagrams_received_total Datagrams received.\n"
+        "# TYPE switchboard_datagrams_received_total counter\n"
+        "switchboard_datagrams_received_total{service=\"echo\"} 4\n"
+        "switchboard_datagrams_received_total{service=\"git\"} 0\n"
+        "# HELP switchboard_datagrams_sent_total Datagrams answered.\n"
+        "# TYPE switchboard_datagrams_sent_total counter\n"
+        "switchboard_datagrams_sent_total{service=\"echo\"} 3\n"
+        "switchboard_datagrams_sent_total{service=\"git\"} 0\n"
+        "# HELP switchboard_children_spawned_total Child processes started.\n"
+        "# TYPE switchboard_children_spawned_total counter\n"
+        "switchboard_children_spawned_total{service=\"echo\"} 0\n"
+        "switchboard_children_spawned_total{service=\"git\"} 9\n"
+        "# HELP switchboard_children_spawn_failures_total Child processes that could not be started.\n"
+        "# TYPE switchboard_children_spawn_failures_total counter\n"
+        "switchboard_children_spawn_failures_total{service=\"echo\"} 0\n"
+        "switchboard_children_spawn_failures_total{service=\"git\"} 1\n"
+        "# HELP switchboard_children_active Child processes running.\n"
+        "# TYPE switchboard_children_active gauge\n"
+        "switchboard_children_active{service=\"echo\"} 0\n"
+        "switchboard_children_active{service=\"git\"} 1\n"
+        "# HELP switchboard_children_exits_total Child processes that ended: ok (exit 0) or failed (non-zero "
+        "exit or a signal).\n"
+        "# TYPE switchboard_children_exits_total counter\n"
+        "switchboard_children_exits_total{service=\"echo\",result=\"ok\"} 0\n"
+        "switchboard_children_exits_total{service=\"echo\",result=\"failed\"} 0\n"
+        "switchboard_children_exits_total{service=\"git\",result=\"ok\"} 6\n"
+        "switchboard_children_exits_total{service=\"git\",result=\"failed\"} 2\n";
+    CHECK(text == expected);
+}
+
+TEST_CASE("label values are escaped") {
+    CHECK(control::escape_label(R"(a"b\c)") == R"(a\"b\\c)");
+    CHECK(control::escape_label("two\nlines") == "two\\nlines");
+    auto v = echo();
+    v.name = "we\"ird";
+    std::string text = control::render_metrics(status(), {v});
+    CHECK(text.find("switchboard_connections_accepted_total{service=\"we\\\"ird\"} 17\n") != std::string::npos);
+}
+
+TEST_CASE("no services: the server-wide families only") {
+    std::string text = control::render_metrics(status(), {});
+    CHECK(text.find("switchboard_build_info{version=\"0.1.0\"} 1\n") != std::string::npos);
+    CHECK(text.find("{service=") == std::string::npos);
+    // Every family still announces itself, so dashboards see the names.
+    CHECK(text.find("# TYPE switchboard_connections_accepted_total counter\n") != std::string::npos);
+}

@@ -1,6 +1,7 @@
 // One service: where it listens, what it does with a connection, and the
 // admission rules it adds to (or takes from) "defaults".
 #include <algorithm>
+#include <iterator>
 
 #include "config/keys.hpp"
 #include "config/sections.hpp"
@@ -74,6 +75,25 @@ std::vector<Node> listen_entries(const Node& node) {
     }
     if (node.json().empty()) node.error("listen needs at least one address");
     return node.elements();
+}
+
+// A wait-mode child owns the socket and takes the connections itself, so
+// what admission decides per connection cannot be enforced; a key that
+// would be silently ignored is an error instead. Over UDP the server still
+// sees each datagram's source before the child starts: allow, deny and rate
+// apply per datagram. Only the service's own keys are judged; what
+// "defaults" sets applies where it can.
+void check_wait_admission(const ObjectReader& object, const AdmissionSettings& own, bool udp_only) {
+    constexpr std::string_view k_per_datagram[] = {"allow", "deny", "rate", "max_children"};
+    for (const std::string& key : own.keys) {
+        if (key == "max_children") continue;
+        bool per_datagram = std::find(std::begin(k_per_datagram), std::end(k_per_datagram), key) !=
+                            std::end(k_per_datagram);
+        if (udp_only && per_datagram) continue;
+        std::string why = udp_only ? "its child reads the datagrams itself; allow, deny and rate apply per datagram"
+                                   : "its child accepts the connections itself";
+        object.get(key)->key_error(quote(key) + " does not apply to a service with \"wait\": true: " + why);
+    }
 }
 
 }  // namespace
@@ -153,6 +173,8 @@ std::optional<Service> read_service(const Node& node, const std::string& name, c
     if (exec != nullptr) {
         if (!exec->wait) {
             for (const Node& entry : udp_entries) entry.error("UDP exec services need \"wait\": true");
+        } else {
+            check_wait_admission(object, own, service.listen.size() == udp_entries.size());
         }
         if (!given("max_connections")) service.admission.max_connections = k_exec_default_max_connections;
         if (!given("max_children")) service.admission.max_children = service.admission.max_connections;

@@ -44,8 +44,8 @@ ServiceView view_of(const server::Server& server, const server::ServiceRuntime& 
         for (const auto& l : def.listen) v.listeners.push_back(l.endpoint.to_string());
     }
     v.state = state_of(server, runtime);
-    v.active = runtime.active;
-    v.children = runtime.children;
+    v.active = runtime.active();
+    v.children = runtime.children();
     v.counters = runtime.counters;
     return v;
 }
@@ -63,11 +63,11 @@ StatusView snapshot_status(const server::Server& server, const ReloadHistory& re
     s.services = server.services().size();
     std::set<const server::ServiceRuntime*> seen;
     for (const auto& [name, runtime] : server.services()) {
-        s.children += runtime->children;
+        s.children += runtime->children();
         seen.insert(runtime.get());
     }
     for (const server::Connection* c = server.connections().front(); c != nullptr; c = c->next) {
-        if (seen.insert(c->service.get()).second) s.children += c->service->children;
+        if (seen.insert(c->service.get()).second) s.children += c->service->children();
     }
     s.stopping = server.stopping();
     s.reloads = reloads;

@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "server/log_limiter.hpp"
-#include "server/service_runtime.hpp"
+#include "server/reject_reason.hpp"
 #include "server/token_bucket.hpp"
 #include "switchboard/config.hpp"
 #include "switchboard/net/cidr.hpp"
@@ -159,6 +159,11 @@ public:
     void child_started(GlobalAdmission& global);
     void child_exited(GlobalAdmission& global);
 
+    // max_connections (the service's or the server's) is reached.
+    [[nodiscard]] bool connections_full(const GlobalAdmission& global) const;
+    // max_children (the service's or the server's) is reached.
+    [[nodiscard]] bool children_full(const GlobalAdmission& global) const;
+
     // True when the service's stream listeners should stop accepting:
     // on_limit is "pause" and max_connections (the service's or the
     // server's) is reached, or for an exec service max_children is.
@@ -194,8 +199,6 @@ private:
     [[nodiscard]] const config::Admission& settings() const;
     [[nodiscard]] bool tracks_sources() const;
     [[nodiscard]] net::IpAddress source_key(const net::IpAddress& ip) const;
-    [[nodiscard]] bool connections_full(const GlobalAdmission& global) const;
-    [[nodiscard]] bool children_full(const GlobalAdmission& global) const;
     void forget_idle(std::uint64_t now, std::size_t keep);
 
     std::shared_ptr<const config::Service> service_;

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <limits>
 
 #include "log/log.hpp"
 #include "net/socket.hpp"
@@ -106,6 +107,7 @@ ApplyReport Server::apply(const config::Config& next) {
             runtime->disabled = !def.enabled;
         }
         runtime->definition = std::make_shared<const config::Service>(def);
+        runtime->admission.configure(runtime->definition, uv_now(loop_));
         runtime->listeners.clear();
         for (const auto& l : def.listen) runtime->listeners.push_back(next_listeners[l.endpoint.to_string()]);
         next_services[name] = std::move(runtime);
@@ -118,6 +120,8 @@ ApplyReport Server::apply(const config::Config& next) {
         runtime->removed = true;
         runtime->drain_deadline = now + static_cast<std::uint64_t>(next.drain_grace.count());
         runtime->listeners.clear();
+        // It will not reject again: say now what its reject log held back.
+        runtime->admission.flush_log(std::numeric_limits<std::uint64_t>::max());
     }
     for (const auto& key : plan.close) {
         retire_waiter(listeners_.at(key));
@@ -138,6 +142,9 @@ ApplyReport Server::apply(const config::Config& next) {
     if (std::string err = log::configure(next.log); !err.empty()) log::error("log-config", {{"detail", err}});
     config_ = next;
     ++generation_;
+    global_.configure(config_.limits);
+    // Listeners came and went: count the fd table afresh.
+    (void)fd_budget_.measure();
     for (auto& [name, runtime] : services_) {
         bool off = runtime->disabled;
         const auto* exec = runtime->definition->exec();
@@ -152,10 +159,12 @@ ApplyReport Server::apply(const config::Config& next) {
             } else {
                 l->resume(k_pause_disabled);
             }
+            if (fd_paused_) l->pause(k_pause_fds);
             l->resume(k_pause_starting);
         }
-        update_pauses(*runtime);
     }
+    update_all_pauses();
+    update_fd_pause();
 
     report.milliseconds =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

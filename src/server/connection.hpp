@@ -29,6 +29,8 @@ struct Connection final : services::SessionObserver {
     std::shared_ptr<ServiceRuntime> service;
     std::shared_ptr<const config::Service> definition;  // the one it started with
     net::SockAddr peer;
+    AdmissionTicket ticket;  // what admission counted, given back when it ends
+    std::uint32_t fds = 0;   // fds it holds in the server's fd budget
     std::uint64_t started = 0;  // uv_now()
     std::unique_ptr<services::Session> session;
     Connection* prev = nullptr;

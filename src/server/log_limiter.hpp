@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "server/service_runtime.hpp"
+#include "server/reject_reason.hpp"
 #include "switchboard/net/endpoint.hpp"
 
 namespace sb::server {

@@ -19,20 +19,6 @@
 
 namespace sb::server {
 
-std::string_view reject_reason_name(RejectReason reason) {
-    switch (reason) {
-        case RejectReason::denied: return "denied";
-        case RejectReason::max_connections: return "max_connections";
-        case RejectReason::per_source: return "per_source";
-        case RejectReason::rate: return "rate";
-        case RejectReason::max_children: return "max_children";
-        case RejectReason::fd_budget: return "fd_budget";
-        case RejectReason::reflection: return "reflection";
-        case RejectReason::count_: break;
-    }
-    return "unknown";
-}
-
 namespace {
 
 std::string_view transport_name(net::Transport t) {
@@ -84,10 +70,31 @@ process::ConnectionInfo connection_info(const Listener& listener, int fd, const 
 
 constexpr std::chrono::milliseconds k_sweep_interval{250};
 constexpr std::chrono::milliseconds k_fd_pause{250};
+constexpr std::uint64_t k_housekeeping_ms = 1000;  // reject-log summaries, per-source pruning
+
+// The fds a connection keeps while it runs, for the fd budget: the client
+// socket; with io "splice" also the child's stdin and stdout pipes, its
+// stderr pipe and its pidfd; with io "socket" the client goes to the child
+// and the server keeps the stderr pipe and the pidfd.
+std::uint32_t fds_per_connection(const config::Service& def) {
+    const auto* exec = def.exec();
+    if (exec == nullptr) return 1;
+    return exec->io == config::IoMode::splice ? 5 : 2;
+}
+
+// The fds a spawn needs for a moment beyond what the connection keeps:
+// the child's ends of its pipes, until the child has them.
+constexpr std::uint32_t k_spawn_transient_fds = 3;
+
+// What an admitted client is sent first: xinetd's banner_success, then banner.
+std::string greeting(const config::Admission& a) {
+    if (a.banner_success.empty()) return a.banner.text;
+    return a.banner_success.text + a.banner.text;
+}
 
 }  // namespace
 
-Server::Server(uv_loop_t* loop) : loop_(loop) {}
+Server::Server(uv_loop_t* loop) : loop_(loop), fd_budget_(FdBudget::of_process()) {}
 
 Server::~Server() {
     // Normal exit closes everything first; this only frees leftovers of a
@@ -119,7 +126,9 @@ int Server::start(std::string config_path) {
         connections_.for_each([](Connection& c) { c.session->stop("shutdown"); });
     });
     fd_pause_timer_.on_fire([this] {
-        for (auto& [key, listener] : listeners_) listener->resume(k_pause_fds);
+        fd_backoff_ = false;
+        (void)fd_budget_.measure();
+        update_fd_pause();
     });
     graveyard_timer_.on_fire([this] {
         for (Connection* c : graveyard_) delete c;
@@ -162,23 +171,27 @@ void Server::print_table() const {
 }
 
 void Server::on_accepted(Listener& listener, int fd, const net::SockAddr& peer) {
+    fd_budget_.acquire_fd(fd);
     auto it = listener_services_.find(&listener);
     if (it == listener_services_.end()) {
         ::close(fd);
+        fd_budget_.release();
         return;
     }
     ServiceRuntime& service = *it->second;
     const config::Service& def = *service.definition;
-    const auto& admission = def.admission;
-
-    if (admission.max_connections != config::k_unlimited && service.active >= admission.max_connections) {
-        reject(service, fd, peer, RejectReason::max_connections);
+    const std::uint32_t fds = fds_per_connection(def);
+    if (fds > 1 && !fd_budget_.can_spawn(fds - 1 + k_spawn_transient_fds)) {
+        reject(service, fd, peer, RejectReason::fd_budget);
+        update_fd_pause();
         return;
     }
-    if (config_.limits.max_connections != config::k_unlimited && total_active_ >= config_.limits.max_connections) {
-        reject(service, fd, peer, RejectReason::max_connections);
+    Decision decision = service.admission.admit(global_, peer, fd, uv_now(loop_));
+    if (!decision.admitted()) {
+        reject(service, fd, peer, *decision.rejected);
         return;
     }
+    fd_budget_.acquire(fds - 1);
     net::apply_accepted_options(fd, listener.listen().options, listener.endpoint().transport);
 
     auto* c = new Connection;
@@ -187,40 +200,74 @@ void Server::on_accepted(Listener& listener, int fd, const net::SockAddr& peer) 
     c->service = it->second;
     c->definition = service.definition;
     c->peer = peer;
+    c->ticket = decision.ticket;
+    c->fds = fds;
     c->started = uv_now(loop_);
     if (const auto* builtin = def.builtin()) {
-        c->session = std::make_unique<services::BuiltinStream>(loop_, *c, fd, *builtin, admission.banner.text);
+        c->session = std::make_unique<services::BuiltinStream>(loop_, *c, fd, *builtin, greeting(def.admission));
     } else {
         c->session = std::make_unique<services::ExecSession>(loop_, *c, fd, service.definition,
                                                              connection_info(listener, fd, peer), spawner_,
-                                                             admission.banner.text);
+                                                             greeting(def.admission));
     }
     connections_.push_back(c);
-    ++service.active;
-    ++total_active_;
     ++service.counters.accepted;
     update_pauses(service);
+    update_fd_pause();
     c->session->start();
 }
 
-void Server::reject(ServiceRuntime& service, int fd, const net::SockAddr& peer, RejectReason reason) {
+void Server::count_reject(ServiceRuntime& service, const net::SockAddr& peer, RejectReason reason) {
     ++service.counters.rejected[static_cast<std::size_t>(reason)];
+    service.admission.log_reject(peer, reason, uv_now(loop_));
+}
+
+void Server::reject(ServiceRuntime& service, int fd, const net::SockAddr& peer, RejectReason reason) {
+    count_reject(service, peer, reason);
     const auto& fail = service.definition->admission.banner_fail.text;
+    // One try, never blocking: a rejected client gets what fits its socket buffer.
     if (!fail.empty()) (void)!::send(fd, fail.data(), fail.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     ::close(fd);
-    log::info("reject", {{"service", service.name()}, {"peer", peer.to_string()}, {"reason", reject_reason_name(reason)}});
+    fd_budget_.release();
 }
 
 void Server::update_pauses(ServiceRuntime& service) {
-    const auto& a = service.definition->admission;
-    bool at_limit = a.on_limit == config::OnLimit::pause && a.max_connections != config::k_unlimited &&
-                    service.active >= a.max_connections;
+    // A server-wide limit that filled or freed concerns every service.
+    if (global_.take_full_changed()) {
+        update_all_pauses();
+        return;
+    }
+    bool at_limit = service.admission.should_pause(global_);
     for (Listener* l : service.listeners) {
         if (l->is_datagram()) continue;
         if (at_limit) {
             l->pause(k_pause_limit);
         } else {
             l->resume(k_pause_limit);
+        }
+    }
+}
+
+void Server::update_all_pauses() {
+    (void)global_.take_full_changed();
+    for (auto& [name, runtime] : services_) update_pauses(*runtime);
+}
+
+void Server::update_fd_pause() {
+    bool pause = fd_backoff_ || fd_budget_.should_pause();
+    if (pause == fd_paused_) return;
+    fd_paused_ = pause;
+    if (pause) {
+        log::warning("fd-budget-pause", {{"open", fd_budget_.in_use()}, {"limit", fd_budget_.limit()},
+                                         {"headroom", fd_budget_.headroom()}});
+    } else {
+        log::info("fd-budget-resume", {{"open", fd_budget_.in_use()}, {"limit", fd_budget_.limit()}});
+    }
+    for (auto& [key, l] : listeners_) {
+        if (pause) {
+            l->pause(k_pause_fds);
+        } else {
+            l->resume(k_pause_fds);
         }
     }
 }
@@ -240,12 +287,11 @@ void Server::on_ready(Listener& listener) {
 }
 
 void Server::hand_off(Listener& listener, const std::shared_ptr<ServiceRuntime>& service) {
-    const auto& a = service->definition->admission;
-    if ((a.max_children != config::k_unlimited && service->children >= a.max_children) ||
-        (config_.limits.max_children != config::k_unlimited && total_children_ >= config_.limits.max_children)) {
+    if (service->admission.children_full(global_)) {
         listener.pause(k_pause_limit);  // resumed when a child exits
         return;
     }
+    if (listener.is_datagram() && !admit_wait_datagram(listener, *service)) return;
     services::WaitService*& waiter = waiters_[&listener];
     if (waiter == nullptr) {
         Listener* l = &listener;
@@ -289,25 +335,54 @@ void Server::retire_waiter(Listener* listener) {
     waiters_.erase(it);
 }
 
+bool Server::admit_datagram(ServiceRuntime& service, const net::SockAddr& peer) {
+    std::optional<RejectReason> refused;
+    const config::Service& def = *service.definition;
+    if (def.builtin() != nullptr && !def.admission.allow_reflection && services::looks_like_reflection(peer)) {
+        refused = RejectReason::reflection;
+    } else {
+        refused = service.admission.admit_datagram(peer, uv_now(loop_));
+    }
+    if (refused) count_reject(service, peer, *refused);
+    return !refused;
+}
+
 void Server::serve_datagrams(Listener& listener, ServiceRuntime& service) {
     const auto* builtin = service.definition->builtin();
     if (builtin == nullptr) return;
     services::DatagramStats stats;
-    services::serve_datagrams(listener.fd(), *builtin, service.definition->admission.allow_reflection, {}, stats);
+    services::serve_datagrams(listener.fd(), *builtin,
+                              [&](const net::SockAddr& peer) { return admit_datagram(service, peer); }, stats);
     service.counters.datagrams_in += stats.received;
     service.counters.datagrams_out += stats.answered;
     service.counters.bytes_in += stats.bytes_in;
     service.counters.bytes_out += stats.bytes_out;
-    service.counters.rejected[static_cast<std::size_t>(RejectReason::reflection)] += stats.refused;
+}
+
+bool Server::admit_wait_datagram(Listener& listener, ServiceRuntime& service) {
+    // The child reads the datagram itself; we only look at who sent it, and
+    // drop those the service's allow/deny or rate refuse, so a refused
+    // source never starts a child.
+    for (int i = 0; i < Listener::k_accept_budget; ++i) {
+        net::SockAddr peer;
+        peer.length = sizeof peer.storage;
+        char byte = 0;
+        ssize_t n = ::recvfrom(listener.fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT, peer.get(), &peer.length);
+        if (n < 0) return false;  // nothing waits after all (or an ICMP error, now consumed)
+        if (admit_datagram(service, peer)) return true;
+        (void)::recv(listener.fd(), &byte, 1, MSG_DONTWAIT);  // discards the whole datagram
+    }
+    return false;  // a flood of refused datagrams: the next wakeup goes on with it
 }
 
 void Server::on_accept_exhausted(Listener& listener, int err) {
+    // The budget should have paused us before this; something else (a child
+    // of ours sharing the limit does not, but another process's fds count
+    // against ENFILE) took the fds. Stop accepting for a moment, never spin.
     log::warning("accept-paused", {{"address", listener.endpoint().to_string()}, {"error", std::strerror(err)}});
-    pause_all_for_fds();
-}
-
-void Server::pause_all_for_fds() {
-    for (auto& [key, l] : listeners_) l->pause(k_pause_fds);
+    fd_backoff_ = true;
+    (void)fd_budget_.measure();
+    update_fd_pause();
     fd_pause_timer_.start(k_fd_pause);
 }
 
@@ -327,8 +402,8 @@ void Connection::on_child_exited(services::Session&, pid_t pid, int exit_code, i
 
 void Server::child_spawned(ServiceRuntime& service, pid_t pid) {
     ++service.counters.spawned;
-    ++service.children;
-    ++total_children_;
+    service.admission.child_started(global_);
+    update_pauses(service);
     log::debug("spawned", {{"service", service.name()}, {"pid", static_cast<long>(pid)}});
 }
 
@@ -339,10 +414,16 @@ void Server::spawn_failed(ServiceRuntime& service, const std::string& peer, std:
 
 void Server::child_exited(ServiceRuntime& service, pid_t, int exit_code, int) {
     (exit_code == 0 ? service.counters.exits_ok : service.counters.exits_failed)++;
-    --service.children;
-    --total_children_;
-    for (Listener* l : service.listeners) l->resume(k_pause_limit);
-    if (!service.removed) update_pauses(service);
+    service.admission.child_exited(global_);
+    if (service.removed) {
+        if (global_.take_full_changed()) update_all_pauses();
+        return;
+    }
+    // A wait-mode listener paused at max_children may hand off again.
+    for (Listener* l : service.listeners) {
+        if (!service.admission.children_full(global_)) l->resume(k_pause_limit);
+    }
+    update_pauses(service);
 }
 
 void Server::connection_done(Connection& connection, const services::Outcome& outcome) {
@@ -351,8 +432,8 @@ void Server::connection_done(Connection& connection, const services::Outcome& ou
     ServiceRuntime& service = *c->service;
     service.counters.bytes_in += session.bytes_in();
     service.counters.bytes_out += session.bytes_out();
-    --service.active;
-    --total_active_;
+    service.admission.release(global_, c->ticket, uv_now(loop_));
+    fd_budget_.release(c->fds);
     double seconds = static_cast<double>(uv_now(loop_) - c->started) / 1000.0;
     if (outcome.pid != 0) {
         log::info("conn", {{"service", service.name()}, {"peer", c->peer.to_string()}, {"duration", seconds},
@@ -364,7 +445,12 @@ void Server::connection_done(Connection& connection, const services::Outcome& ou
                            {"in", session.bytes_in()}, {"out", session.bytes_out()}, {"reason", outcome.reason}});
     }
     connections_.erase(c);
-    if (!service.removed) update_pauses(service);
+    if (!service.removed) {
+        update_pauses(service);
+    } else if (global_.take_full_changed()) {
+        update_all_pauses();
+    }
+    update_fd_pause();
     bury(c);
 }
 
@@ -376,6 +462,21 @@ void Server::bury(Connection* c) {
 
 void Server::sweep() {
     std::uint64_t now = uv_now(loop_);
+    if (now - last_housekeeping_ >= k_housekeeping_ms) {
+        last_housekeeping_ = now;
+        auto tidy = [now](ServiceRuntime& s) {
+            s.admission.flush_log(now);
+            s.admission.prune(now);
+        };
+        for (auto& [name, runtime] : services_) tidy(*runtime);
+        // Fds the budget was not told about (control connections, a log
+        // file reopened) make the count drift; while it holds accepting
+        // back, count the table itself so the pause ends when it should.
+        if (fd_budget_.should_pause()) {
+            (void)fd_budget_.measure();
+            update_fd_pause();
+        }
+    }
     connections_.for_each([&](Connection& c) {
         const auto& t = c.definition->timeouts;
         if (c.service->removed && c.service->drain_deadline != 0 && now >= c.service->drain_deadline) {

@@ -15,7 +15,9 @@
 #include <vector>
 
 #include "process/spawn.hpp"
+#include "server/admission.hpp"
 #include "server/connection.hpp"
+#include "server/fd_budget.hpp"
 #include "server/listener.hpp"
 #include "server/service_runtime.hpp"
 #include "services/wait_service.hpp"
@@ -88,6 +90,8 @@ public:
         return services_;
     }
     [[nodiscard]] const ConnectionList& connections() const { return connections_; }
+    [[nodiscard]] const GlobalAdmission& admission() const { return global_; }
+    [[nodiscard]] const FdBudget& fd_budget() const { return fd_budget_; }
     [[nodiscard]] std::uint64_t generation() const { return generation_; }
     [[nodiscard]] std::uint64_t started_at() const { return started_at_; }
 
@@ -108,9 +112,13 @@ private:
     void serve_datagrams(Listener& listener, ServiceRuntime& service);
     void hand_off(Listener& listener, const std::shared_ptr<ServiceRuntime>& service);
     void retire_waiter(Listener* listener);
+    [[nodiscard]] bool admit_datagram(ServiceRuntime& service, const net::SockAddr& peer);
+    [[nodiscard]] bool admit_wait_datagram(Listener& listener, ServiceRuntime& service);
     void reject(ServiceRuntime& service, int fd, const net::SockAddr& peer, RejectReason reason);
+    void count_reject(ServiceRuntime& service, const net::SockAddr& peer, RejectReason reason);
     void update_pauses(ServiceRuntime& service);
-    void pause_all_for_fds();
+    void update_all_pauses();
+    void update_fd_pause();
     void sweep();
     void finish_if_drained();
     void close_everything();
@@ -126,20 +134,23 @@ private:
     process::Spawner spawner_;
     std::map<Listener*, services::WaitService*> waiters_;  // wait-mode children, by the socket they own
     std::uint32_t closing_waiters_ = 0;
-    std::uint32_t total_children_ = 0;
+    GlobalAdmission global_;  // limits.max_connections and max_children, all services together
+    FdBudget fd_budget_;
+    bool fd_backoff_ = false;  // accept4 ran out of fds: paused until fd_pause_timer_ fires
+    bool fd_paused_ = false;   // every listener is paused for k_pause_fds
     std::vector<Connection*> graveyard_;  // freed on the next loop turn
     std::vector<ServerObserver*> observers_;
     std::uint64_t next_connection_id_ = 1;
     std::uint64_t generation_ = 0;
     std::uint64_t started_at_ = 0;
-    std::uint32_t total_active_ = 0;
+    std::uint64_t last_housekeeping_ = 0;
     bool stopping_ = false;
     bool closed_ = false;
 
     uv::Signal sigterm_, sigint_, sighup_, sigusr1_;
     uv::Timer sweep_timer_;      // idle and duration limits, drain deadlines
     uv::Timer grace_timer_;      // shutdown grace
-    uv::Timer fd_pause_timer_;   // resume after EMFILE
+    uv::Timer fd_pause_timer_;   // retry accepting after EMFILE
     uv::Timer graveyard_timer_;  // frees finished connections outside their callbacks
 };
 

@@ -1,5 +1,5 @@
 // ServiceRuntime: a configured service while it runs — its current
-// definition, its listeners, its counters and its state.
+// definition, its listeners, its admission state, its counters.
 //
 // Owned by the Server's service table through a shared_ptr; each connection
 // record holds one too, so a service removed by a reload lives on, counting,
@@ -12,24 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "server/admission.hpp"
+#include "server/reject_reason.hpp"
 #include "switchboard/config.hpp"
 
 namespace sb::server {
 
 class Listener;
-
-enum class RejectReason : std::uint8_t {
-    denied,           // allow/deny lists or peer credentials
-    max_connections,  // per service or global, on_limit "reject"
-    per_source,
-    rate,
-    max_children,
-    fd_budget,
-    reflection,       // UDP source that looks like reflection
-    count_
-};
-inline constexpr std::size_t k_reject_reasons = static_cast<std::size_t>(RejectReason::count_);
-std::string_view reject_reason_name(RejectReason reason);
 
 struct ServiceCounters {
     std::uint64_t accepted = 0;
@@ -54,13 +43,15 @@ struct ServiceRuntime {
     std::shared_ptr<const config::Service> definition;  // what new connections get
     std::vector<Listener*> listeners;
     ServiceCounters counters;
-    std::uint32_t active = 0;    // open connections (sessions)
-    std::uint32_t children = 0;  // live children, counted until they exit
+    // Counts (open connections, live children), rate buckets, per-source table.
+    ServiceAdmission admission;
     bool disabled = false;       // not accepting: enabled: false in the config, or ctl disable
     bool removed = false;        // gone from the config; draining
     std::uint64_t drain_deadline = 0;  // uv_now() after which leftovers are stopped
 
     [[nodiscard]] const std::string& name() const { return definition->name; }
+    [[nodiscard]] std::uint32_t active() const { return admission.active(); }
+    [[nodiscard]] std::uint32_t children() const { return admission.children(); }
 };
 
 }  // namespace sb::server

@@ -55,8 +55,8 @@ std::size_t chargen_reply(char* out) {
 
 }  // namespace
 
-void serve_datagrams(int fd, config::Builtin kind, bool allow_reflection, const AdmitDatagram& admit,
-                     DatagramStats& stats, int budget) {
+void serve_datagrams(int fd, config::Builtin kind, const AdmitDatagram& admit, DatagramStats& stats,
+                     int budget) {
     auto buf = scratch_buffer();
     char reply[600];
     for (int i = 0; i < budget; ++i) {
@@ -69,7 +69,7 @@ void serve_datagrams(int fd, config::Builtin kind, bool allow_reflection, const 
         }
         ++stats.received;
         stats.bytes_in += static_cast<std::uint64_t>(n);
-        if ((!allow_reflection && looks_like_reflection(peer)) || (admit && !admit(peer))) {
+        if (admit && !admit(peer)) {
             ++stats.refused;
             continue;
         }

@@ -13,12 +13,13 @@ namespace sb::services {
 struct DatagramStats {
     std::uint64_t received = 0;
     std::uint64_t answered = 0;
-    std::uint64_t refused = 0;  // reflection-looking sources, or the admit predicate said no
+    std::uint64_t refused = 0;  // the admit predicate said no
     std::uint64_t bytes_in = 0;
     std::uint64_t bytes_out = 0;
 };
 
-// Whether a datagram from `peer` may be answered (allow/deny, rate).
+// Whether a datagram from `peer` may be answered (reflection, allow/deny,
+// rate: the caller's policy, which also counts and logs what it refuses).
 using AdmitDatagram = std::function<bool(const net::SockAddr& peer)>;
 
 // True when a reply to `peer` could be used for reflection or amplification:
@@ -27,7 +28,7 @@ using AdmitDatagram = std::function<bool(const net::SockAddr& peer)>;
 [[nodiscard]] bool looks_like_reflection(const net::SockAddr& peer);
 
 // Reads and answers up to `budget` datagrams waiting on `fd`.
-void serve_datagrams(int fd, config::Builtin kind, bool allow_reflection, const AdmitDatagram& admit,
-                     DatagramStats& stats, int budget = 64);
+void serve_datagrams(int fd, config::Builtin kind, const AdmitDatagram& admit, DatagramStats& stats,
+                     int budget = 64);
 
 }  // namespace sb::services

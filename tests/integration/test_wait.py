@@ -82,6 +82,22 @@ class WaitTests(unittest.TestCase):
                     self.assertEqual(f.read(), payload)
             self.assertEqual(server.stop(), 0)
 
+    def test_udp_wait_admission_is_judged_per_datagram(self):
+        # A refused source never starts a child; an allowed one does.
+        port = harness.free_port()
+        cfg = base_config({"uw": {"listen": [f"udp://127.0.0.1:{port}"],
+                                  "exec": {"argv": [prog("udp_wait.py")], "wait": True},
+                                  "deny": ["127.0.0.2"]}})
+        with Server(cfg) as server:
+            server.start()
+            addr = ("127.0.0.1", port)
+            self.assertIsNone(harness.udp_request(addr, b"no", timeout=0.7, source=("127.0.0.2", 0)))
+            server.wait_for(r"\breject\b.*service=uw.*peer=127\.0\.0\.2:\d+.*reason=denied")
+            reply = harness.udp_request(addr, b"yes", timeout=5, source=("127.0.0.3", 0))
+            self.assertRegex(reply or b"", rb"^pid=\d+ got=yes$")
+            self.assertNotIn(b"got=no", reply)
+            self.assertEqual(server.stop(), 0)
+
     def test_failing_child_is_restarted_with_growing_backoff(self):
         port = harness.free_port()
         cfg = base_config({"flaky": {"listen": [f"tcp://127.0.0.1:{port}"],

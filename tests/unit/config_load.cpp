@@ -163,6 +163,11 @@ TEST_CASE("every key reaches its field") {
       "listen": "unix:/run/words.sock",
       "socket": { "mode": "0660", "owner": 0, "group": "0" },
       "exec": { "argv": ["/usr/local/bin/wordsd"], "wait": true, "fds": "systemd" },
+      "max_children": 0
+    },
+    "local": {
+      "listen": "unix:/run/local.sock",
+      "exec": { "argv": ["/bin/cat"] },
       "peer_uids": [0, 1000], "peer_gids": [0],
       "max_connections": 0
     }
@@ -258,10 +263,12 @@ TEST_CASE("every key reaches its field") {
     REQUIRE(words.exec() != nullptr);
     CHECK(words.exec()->wait);
     CHECK(words.exec()->fds == cfg::FdStyle::systemd);
-    CHECK(words.admission.peer_uids == std::vector<uid_t>{0, 1000});
-    CHECK(words.admission.peer_gids == std::vector<gid_t>{0});
-    CHECK(words.admission.max_connections == 0);  // explicitly unlimited
-    CHECK(words.admission.max_children == 0);
+    CHECK(words.admission.max_children == 0);  // explicitly unlimited
+    const cfg::Service& local = c.services.at("local");
+    CHECK(local.admission.peer_uids == std::vector<uid_t>{0, 1000});
+    CHECK(local.admission.peer_gids == std::vector<gid_t>{0});
+    CHECK(local.admission.max_connections == 0);  // explicitly unlimited
+    CHECK(local.admission.max_children == 0);     // follows max_connections
     CHECK(words.admission.per_source == 8);
 }
 
@@ -509,6 +516,28 @@ TEST_CASE("exec rules") {
     CHECK(udp.pointer == "/services/x/listen");
     CHECK(udp.message == "UDP exec services need \"wait\": true");
     CHECK(ok(load(svc("udp://*:69", R"({"argv": ["/usr/sbin/in.tftpd"], "wait": true})"))).services.at("x").exec()->wait);
+
+    // A wait-mode child takes its connections itself: per-connection admission cannot apply.
+    auto wait_with = [](std::string_view listen, std::string_view keys) {
+        return load(with_service("x", "{\"listen\": \"" + std::string(listen) +
+                                          "\", \"exec\": {\"argv\": [\"/bin/cat\"], \"wait\": true}, " +
+                                          std::string(keys) + "}"));
+    };
+    cfg::Error per_source = only_error(wait_with("tcp://*:1", R"("per_source": 2)"));
+    CHECK(per_source.pointer == "/services/x/per_source");
+    CHECK(per_source.message ==
+          "\"per_source\" does not apply to a service with \"wait\": true: its child accepts the connections itself");
+    CHECK(only_error(wait_with("tcp://*:1", R"("allow": ["10.0.0.0/8"])")).message ==
+          "\"allow\" does not apply to a service with \"wait\": true: its child accepts the connections itself");
+    CHECK(only_error(wait_with("udp://*:69", R"("banner": "hi")")).message ==
+          "\"banner\" does not apply to a service with \"wait\": true: its child reads the datagrams itself; "
+          "allow, deny and rate apply per datagram");
+    CHECK(ok(wait_with("udp://*:69", R"("allow": ["10.0.0.0/8"], "rate": {"per_second": 5}, "max_children": 1)"))
+              .services.at("x").admission.allow.size() == 1);
+    CHECK(ok(wait_with("tcp://*:1", R"("max_children": 1)")).services.at("x").admission.max_children == 1);
+    // What "defaults" sets applies where it can, and is no error here.
+    CHECK(ok(load(R"({"defaults": {"per_source": 4}, "services": {"x": {"listen": "tcp://*:1",
+        "exec": {"argv": ["/bin/cat"], "wait": true}}}})")).services.size() == 1);
 
     CHECK(only_error(load(svc("tcp://*:1", R"({"argv": ["/bin/cat"], "fds": "systemd"})"))).message ==
           "\"fds\" applies only with \"wait\": true");

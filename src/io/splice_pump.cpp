@@ -220,6 +220,7 @@ void SplicePump::end(Direction& d, int err) {
     d.head = d.tail = 0;
     if (d.way == Way::in) {
         close_side(to_child);  // the child reads EOF
+        if (on_input_ended_ && !closing_) on_input_ended_();
     } else {
         if (!client_failed_) shutdown(fds_[client], SHUT_WR);  // the client reads EOF
         close_side(from_child);

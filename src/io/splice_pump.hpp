@@ -15,7 +15,8 @@
 // write side while input may keep flowing. A child that closes its stdin
 // (EPIPE) has further input read and discarded, so the client is never
 // blocked and its close is still seen. A reset client ends both directions.
-// When both directions have ended, on_finished runs once.
+// When the client's input has ended (EOF or a failure), on_input_ended
+// runs once, if set; when both directions have ended, on_finished runs once.
 //
 // Owns the three fds from start() on (even if start() fails) and one Poll
 // per fd. Each child-side fd is closed as soon as its direction ends (after
@@ -61,6 +62,8 @@ public:
     // error; either way the pump owns the fds and must be closed.
     [[nodiscard]] int start(uv_loop_t* loop, int client, int to_child, int from_child,
                             std::function<void()> on_finished);
+    // Set before start(): told when the client will send nothing more.
+    void set_on_input_ended(std::function<void()> callback) { on_input_ended_ = std::move(callback); }
 
     // Bytes delivered client → child and child → client.
     [[nodiscard]] std::uint64_t bytes_in() const { return in_.bytes; }
@@ -127,6 +130,7 @@ private:
     std::uint64_t last_activity_ = 0;
     SpliceCall splice_ = nullptr;
     std::function<void()> on_finished_;
+    std::function<void()> on_input_ended_;
     std::function<void()> on_closed_;
     bool client_failed_ = false;
     bool reported_ = false;

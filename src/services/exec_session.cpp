@@ -49,7 +49,7 @@ void ExecSession::start() {
         finish();
         return;
     }
-    grace_.on_fire([this] { child_.terminate(exec().grace); });
+    grace_.on_fire([this] { on_grace(); });
     if (!send_prelude()) {
         reason_ = "reset";
         finish();
@@ -97,6 +97,9 @@ int ExecSession::start_splice(process::SpawnRequest& request, std::string& error
     int client = fd_;
     fd_ = -1;  // the pump owns it now
     pump_started_ = true;
+    pump_.set_on_input_ended([this] {
+        if (child_.running()) grace_.start(exec().grace);
+    });
     if (pump_.start(loop_, client, in.server, out.server, [this] { on_client_finished(); }) != 0) {
         reason_ = "error";
         on_client_finished();
@@ -126,6 +129,19 @@ void ExecSession::on_client_finished() {
     // The child's stdin is closed by now; give it the grace to finish.
     if (child_.running()) grace_.start(exec().grace);
     maybe_finish();
+}
+
+void ExecSession::on_grace() {
+    if (!child_.running()) return;
+    auto grace = static_cast<std::uint64_t>(exec().grace.count());
+    std::uint64_t quiet = uv_now(loop_) - pump_.last_activity();
+    // A half-closed client may still be reading a long answer: only silence
+    // for a whole grace counts as the child having nothing more to do.
+    if (!client_done_ && quiet < grace) {
+        grace_.start(std::chrono::milliseconds(grace - quiet));
+        return;
+    }
+    child_.terminate(exec().grace);
 }
 
 void ExecSession::on_child_done(const process::ExitStatus& status) {

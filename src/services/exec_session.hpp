@@ -8,8 +8,10 @@
 //
 // Owns the client fd (until the pump or the child has it), the pump and the
 // child run. Ends when the client side is finished and the child has been
-// reaped: a child outliving its client gets SIGTERM after the service's
-// grace, then SIGKILL. Holds the service definition it started with, so a
+// reaped. Once the client has sent its last byte, a child that moves no
+// byte either way for the service's grace gets SIGTERM, then SIGKILL one
+// grace later; one still streaming output to a half-closed client is left
+// alone, and once the client is gone entirely the grace runs regardless. Holds the service definition it started with, so a
 // reload never changes a running connection. Loop thread only.
 #pragma once
 
@@ -46,6 +48,7 @@ private:
     int start_splice(process::SpawnRequest& request, std::string& error);
     int start_socket(process::SpawnRequest& request, std::string& error);
     void on_client_finished();
+    void on_grace();
     void on_child_done(const process::ExitStatus& status);
     void maybe_finish();
     void finish();
@@ -58,7 +61,7 @@ private:
     int fd_;
     io::SplicePump pump_;
     ChildRun child_;
-    uv::Timer grace_;  // client gone, child still running: then SIGTERM
+    uv::Timer grace_;  // the client's input ended, the child still runs: see on_grace()
     bool pump_started_ = false;
     bool client_done_ = false;
     bool child_done_ = false;

@@ -3,6 +3,7 @@ loop) and io "socket" (the client socket is the child's fd 0/1), with the
 environment, fds, stderr, exit status, half-close, backpressure, timeouts
 and failures a user would notice."""
 import os
+import re
 import shutil
 import signal
 import socket
@@ -35,7 +36,7 @@ class ExecTests(unittest.TestCase):
         cls.doomed = os.path.join(cls.tmp, "doomed.sh")
         shutil.copy(prog("show_env.sh"), cls.doomed)
         names = ["cat", "cat_socket", "env", "env_socket", "fds", "fds_socket", "stderr", "peer", "doomed",
-                 "ignore", "slow", "idle", "maxdur"]
+                 "ignore", "slow", "idle", "maxdur", "silent", "answer", "flood_out"]
         cls.ports = {n: harness.free_port() for n in names}
         p = cls.ports
         os.environ["SB_TEST_PASSED"] = "passed-through"
@@ -52,15 +53,26 @@ class ExecTests(unittest.TestCase):
             "doomed": exec_service(p["doomed"], [cls.doomed]),
             "ignore": exec_service(p["ignore"], [prog("ignore_term.sh")], grace="300ms"),
             "slow": exec_service(p["slow"], [prog("slow_reader.sh")]),
+            "silent": exec_service(p["silent"], [prog("silent.sh")], grace="300ms"),
+            "answer": exec_service(p["answer"], [prog("slow_answer.sh")], grace="400ms"),
+            "flood-out": exec_service(p["flood_out"], ["/usr/bin/yes"]),
             "idle": exec_service(p["idle"], ["/bin/cat"], service={"timeouts": {"idle": "500ms"}}),
             "maxdur": exec_service(p["maxdur"], ["/bin/cat"], service={"timeouts": {"max_duration": "700ms"}}),
         }
-        cls.server = Server(base_config(services)).start()
+        cls.control = harness.control_socket_path()
+        cls.server = Server(base_config(services, control={"socket": cls.control})).start()
 
     @classmethod
     def tearDownClass(cls):
         code = cls.server.stop()
         assert code == 0, f"exit code {code}\n{cls.server.log_text()[-3000:]}"
+
+    def spawn_failures(self, service):
+        r = harness.ctl(self.control, "metrics")
+        m = re.search(r'^switchboard_children_spawn_failures_total\{service="%s"\} (\d+)$' % service, r.stdout,
+                      re.M)
+        self.assertIsNotNone(m, r.stdout)
+        return int(m.group(1))
 
     def addr(self, name):
         return ("127.0.0.1", self.ports[name])
@@ -137,9 +149,11 @@ class ExecTests(unittest.TestCase):
     def test_spawn_failure_closes_client_and_service_keeps_serving(self):
         os.rename(self.doomed, self.doomed + ".gone")
         try:
+            before = self.spawn_failures("doomed")
             mark = self.server.log_mark()
             self.assertEqual(self.ask("doomed"), b"")
             self.server.wait_for(r"spawn.*service=doomed.*(No such file|ENOENT)", start=mark)
+            self.assertEqual(self.spawn_failures("doomed"), before + 1)
         finally:
             os.rename(self.doomed + ".gone", self.doomed)
         self.assertIn(b"PROTO=TCP", self.ask("doomed"))
@@ -153,6 +167,35 @@ class ExecTests(unittest.TestCase):
         line = self.server.wait_for(r"conn .*service=ignore", start=mark, timeout=10)
         self.assertRegex(line, r"signal=9")
         self.assertLess(time.monotonic() - t0, 5)
+
+    def test_a_silent_child_is_terminated_a_grace_after_its_client_left(self):
+        # The child never writes, so only the client's EOF says it is gone.
+        mark = self.server.log_mark()
+        s = connect(self.addr("silent"))
+        time.sleep(0.3)  # let the child start
+        t0 = time.monotonic()
+        s.close()
+        line = self.server.wait_for(r"conn .*service=silent", start=mark, timeout=10)
+        self.assertRegex(line, r"signal=15")
+        self.assertLess(time.monotonic() - t0, 3)
+
+    def test_a_child_still_answering_a_half_closed_client_is_not_cut_off(self):
+        # 1.5 s of answer with a 400 ms grace: busy is not gone.
+        got = self.ask("answer", b"request\n")
+        self.assertEqual(got, b"".join(b"line %d\n" % i for i in range(1, 16)))
+
+    def test_a_child_flooding_a_client_that_does_not_read_keeps_memory_bounded(self):
+        before = harness.rss_kib(self.server.pid)
+        cpu0 = harness.cpu_seconds(self.server.pid)
+        s = connect(self.addr("flood_out"))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        time.sleep(3)  # `yes` writes as fast as it can; we read nothing
+        grown = harness.rss_kib(self.server.pid) - before
+        used = harness.cpu_seconds(self.server.pid) - cpu0
+        s.close()
+        # The server neither buffered what the client would not take nor spun on it.
+        self.assertLess(grown, 1024, f"RSS grew {grown} KiB while a child flooded a client that does not read")
+        self.assertLess(used, 0.5, f"{used:.2f}s of CPU in 3s of backpressure")
 
     def test_flooding_a_slow_child_keeps_memory_bounded(self):
         before = harness.rss_kib(self.server.pid)

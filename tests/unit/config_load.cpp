@@ -790,6 +790,7 @@ TEST_CASE("check_system: programs, directories, users and groups must exist") {
     CHECK(only_error(exec(R"({"argv": ["/nonexistent/daemon"]})", true)).message ==
           "cannot run /nonexistent/daemon: No such file or directory");
     CHECK(only_error(exec(R"({"argv": ["/"]})", true)).message == "cannot run /: it is a directory");
+    CHECK(only_error(exec(R"({"argv": ["/etc/passwd"]})", true)).message == "cannot run /etc/passwd: it is not executable");
     CHECK(only_error(exec(R"({"argv": ["/bin/sh"], "cwd": "/nonexistent"})", true)).message ==
           "cannot use /nonexistent as the working directory: No such file or directory");
     CHECK(ok(exec(R"({"argv": ["/nonexistent/daemon"], "cwd": "/nonexistent"})", false)).services.size() == 1);

@@ -239,7 +239,9 @@ void Server::update_pauses(ServiceRuntime& service) {
     }
     bool at_limit = service.admission.should_pause(global_);
     for (Listener* l : service.listeners) {
-        if (l->is_datagram()) continue;
+        // Datagrams to built-ins are not connections: no connection limit
+        // holds them back. A UDP wait service pauses at max_children.
+        if (l->is_datagram() && service.definition->builtin() != nullptr) continue;
         if (at_limit) {
             l->pause(k_pause_limit);
         } else {

@@ -209,6 +209,25 @@ class AdmissionTests(unittest.TestCase):
         self.held.remove(b)
         self.assertEqual(self.retry_until_served(("127.0.0.1", p1)), "served")
 
+    def test_global_max_children_holds_a_udp_wait_service_until_a_child_exits(self):
+        p1, p2 = self.port(), self.port()
+        udp_wait = os.path.join(os.path.dirname(os.path.abspath(__file__)), "programs", "udp_wait.py")
+        self.start({"cat": {"listen": [f"tcp://127.0.0.1:{p1}"], "exec": {"argv": ["/bin/cat"]}},
+                    "uw": {"listen": [f"udp://127.0.0.1:{p2}"], "exec": {"argv": [udp_wait], "wait": True}}},
+                   limits={"max_children": 1})
+        holder = connect(("127.0.0.1", p1))
+        self.addCleanup(holder.close)
+        holder.sendall(b"x")
+        self.assertEqual(recv_exactly(holder, 1), b"x")  # cat runs: the server's one child
+        with harness.socket.socket(harness.socket.AF_INET, harness.socket.SOCK_DGRAM) as u:
+            u.settimeout(0.7)
+            u.sendto(b"waiting", ("127.0.0.1", p2))
+            with self.assertRaises(harness.socket.timeout):
+                u.recvfrom(100)  # no child may start while cat's lives
+            holder.close()
+            u.settimeout(5)
+            self.assertRegex(u.recvfrom(100)[0], rb"^pid=\d+ got=waiting$")
+
     # per_source -----------------------------------------------------------------
     def test_per_source(self):
         p = self.port()

@@ -54,6 +54,10 @@ int run(const std::string& config_path) {
         server::Server server(loop.get());
         if (int rc = server.start(loaded.config->file); rc != 0) {
             log::error("start-failed", {{"error", uv_strerror(rc)}});
+            // Some signal handles or timers may be open already; the Server
+            // may not die while libuv still holds them.
+            server.shutdown(true);
+            loop.run();
             return 1;
         }
         auto report = server.apply(*loaded.config);

@@ -7,36 +7,42 @@
 
 namespace sb::control {
 
-Reply execute(const Request& request, server::Server& server, ReloadHistory& reloads) {
+std::optional<Reply> execute(const Request& request, server::Server& server, const ReloadHistory& reloads,
+                             AnswerLater later) {
     switch (request.command) {
-        case Command::status: return {reply_status(snapshot_status(server, reloads)), {}};
-        case Command::services: return {reply_services(snapshot_services(server)), {}};
-        case Command::connections: return {reply_connections(snapshot_connections(server)), {}};
+        case Command::status: return Reply{reply_status(snapshot_status(server, reloads)), {}};
+        case Command::services: return Reply{reply_services(snapshot_services(server)), {}};
+        case Command::connections: return Reply{reply_connections(snapshot_connections(server)), {}};
         case Command::metrics:
-            return {reply_metrics(render_metrics(snapshot_status(server, reloads), snapshot_services(server))), {}};
+            return Reply{reply_metrics(render_metrics(snapshot_status(server, reloads), snapshot_services(server))),
+                         {}};
         case Command::reload: {
-            // A success is counted by on_applied, whoever triggered it.
-            auto report = server.reload("ctl");
-            if (!report.ok()) {
-                ++reloads.failed;
-                reloads.last_ok = false;
+            if (server.stopping()) {
+                server::ApplyReport refused;
+                refused.errors.emplace_back("the server is shutting down");
+                return Reply{reply_reload(refused, server.generation()), {}};
             }
-            return {reply_reload(report, server.generation()), {}};
+            // Counted (success or failure) by the ControlServer as a
+            // ServerObserver, whoever triggered the reload.
+            server.reload("ctl", [&server, later = std::move(later)](const server::ApplyReport& report) {
+                later(Reply{reply_reload(report, server.generation()), {}});
+            });
+            return std::nullopt;
         }
         case Command::enable:
         case Command::disable: {
             bool enable = request.command == Command::enable;
             if (!server.set_enabled(request.service, enable)) {
-                return {reply_error("no service named " + net::quote(request.service)), {}};
+                return Reply{reply_error("no service named " + net::quote(request.service)), {}};
             }
-            return {reply_switched(request.service, enable), {}};
+            return Reply{reply_switched(request.service, enable), {}};
         }
         case Command::drain: {
-            if (server.stopping()) return {reply_error("the server is already stopping"), {}};
-            return {reply_drain(server.connections().size()), [&server] { server.drain(); }};
+            if (server.stopping()) return Reply{reply_error("the server is already stopping"), {}};
+            return Reply{reply_drain(server.connections().size()), [&server] { server.drain(); }};
         }
     }
-    return {reply_error("unknown command"), {}};
+    return Reply{reply_error("unknown command"), {}};
 }
 
 }  // namespace sb::control

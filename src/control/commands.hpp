@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "control/protocol.hpp"
@@ -22,7 +23,14 @@ struct Reply {
     std::function<void()> then;
 };
 
-// `reloads` records the outcome of a ctl reload.
-Reply execute(const Request& request, server::Server& server, ReloadHistory& reloads);
+// Delivers a reply that could not be given at once. It runs on the loop
+// thread, possibly after the asking connection has gone; it must check.
+using AnswerLater = std::function<void(Reply reply)>;
+
+// Carries out `request`. Returns the reply, or nothing when the reply comes
+// later through `later`: a reload answers once its configuration has been
+// read and applied, or has failed.
+std::optional<Reply> execute(const Request& request, server::Server& server, const ReloadHistory& reloads,
+                             AnswerLater later);
 
 }  // namespace sb::control

@@ -57,8 +57,14 @@ ControlConnection* ControlConnection::open(uv_loop_t* loop, int fd, ControlConne
 ControlConnection::ControlConnection(uv_loop_t* loop, int fd, ControlConnectionOwner& owner, ControlPeer peer)
     : loop_(loop), fd_(fd), owner_(owner), peer_(std::move(peer)), last_activity_(uv_now(loop)) {}
 
-void ControlConnection::close() {
+void ControlConnection::close(std::string owed_reply) {
     if (closed_) return;
+    if (owes_reply_ && !owed_reply.empty()) {
+        out_ = std::move(owed_reply);
+        sent_ = 0;
+    }
+    owes_reply_ = false;
+    lifetime_.reset();
     bool pending = output_pending();
     closed_ = true;
     if (pending) (void)flush();
@@ -115,7 +121,7 @@ void ControlConnection::read_some() {
 }
 
 void ControlConnection::process() {
-    while (!closed_ && !output_pending() && !close_after_) {
+    while (!closed_ && !output_pending() && !close_after_ && !owes_reply_) {
         std::size_t newline = in_.find('\n');
         std::size_t length = newline == std::string::npos ? in_.size() : newline;
         if (length > k_max_request) {
@@ -140,7 +146,11 @@ void ControlConnection::process() {
         answer(line);
     }
     if (closed_) return;
-    if (output_pending()) {
+    if (owes_reply_) {
+        // One request at a time: read nothing (not even EOF, which would
+        // close us) until the reply owed is out.
+        if (poll_.watch(0) != 0) close();
+    } else if (output_pending()) {
         if (poll_.watch(UV_WRITABLE) != 0) close();
     } else if (close_after_ && !eof_) {
         // Closing with unread input would reset a TCP client before it read
@@ -157,8 +167,25 @@ void ControlConnection::process() {
 }
 
 void ControlConnection::answer(std::string_view line) {
-    Reply reply = owner_.on_request(*this, line);
+    std::optional<Reply> reply = owner_.on_request(*this, line);
     if (closed_) return;
+    if (!reply) {
+        owes_reply_ = true;  // process() stops reading; respond() resumes
+        return;
+    }
+    send_reply(std::move(*reply));
+}
+
+void ControlConnection::respond(Reply reply) {
+    if (closed_ || !owes_reply_) return;
+    owes_reply_ = false;
+    last_activity_ = uv_now(loop_);
+    send_reply(std::move(reply));
+    // Go on with what the client sent meanwhile, or wait for the reply to drain.
+    process();
+}
+
+void ControlConnection::send_reply(Reply reply) {
     out_ = std::move(reply.text);
     sent_ = 0;
     (void)flush();

@@ -8,12 +8,15 @@
 // fd. One request at a time: while a reply is being written nothing more
 // is read, so a client costs at most one request line (k_max_request) of
 // input plus one reply. A line longer than that gets an error reply and
-// the connection is closed. Loop thread only.
+// the connection is closed. A request the owner cannot answer at once (a
+// reload) is answered later through respond(); until then nothing more is
+// read. Loop thread only.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,7 +30,9 @@ class ControlConnection;
 
 class ControlConnectionOwner {
 public:
-    virtual Reply on_request(ControlConnection& connection, std::string_view line) = 0;
+    // The reply to `line`, or nothing when the owner will call
+    // connection.respond() later.
+    virtual std::optional<Reply> on_request(ControlConnection& connection, std::string_view line) = 0;
     virtual void on_connection_closed(ControlConnection& connection) = 0;
 
 protected:
@@ -54,10 +59,19 @@ public:
     ControlConnection& operator=(const ControlConnection&) = delete;
 
     // Writes what it can of a pending reply without waiting, then closes.
-    void close();
+    // A reply still owed (see respond) is replaced by `owed_reply`, if given.
+    void close(std::string owed_reply = {});
+
+    // The reply owed since on_request() returned nothing; reading resumes
+    // after it. Ignored once closed.
+    void respond(Reply reply);
 
     [[nodiscard]] const ControlPeer& peer() const { return peer_; }
     [[nodiscard]] std::uint64_t last_activity() const { return last_activity_; }
+    [[nodiscard]] bool owes_reply() const { return owes_reply_; }
+    // Expires when the connection closes: whoever holds a pointer to it for
+    // a later respond() checks this first, as the memory goes soon after.
+    [[nodiscard]] std::weak_ptr<const void> lifetime() const { return lifetime_; }
 
 private:
     ControlConnection(uv_loop_t* loop, int fd, ControlConnectionOwner& owner, ControlPeer peer);
@@ -67,6 +81,7 @@ private:
     void read_some();
     void process();
     void answer(std::string_view line);
+    void send_reply(Reply reply);
     // False when the socket failed (the connection is then closed).
     bool flush();
     [[nodiscard]] bool output_pending() const { return sent_ < out_.size(); }
@@ -83,7 +98,9 @@ private:
     std::size_t discarded_ = k_not_discarding;  // input swallowed after an oversized request
     bool eof_ = false;          // the client will send nothing more
     bool close_after_ = false;  // close once the reply is out (oversized request)
+    bool owes_reply_ = false;   // on_request() deferred its reply
     bool closed_ = false;
+    std::shared_ptr<const void> lifetime_ = std::make_shared<char>(0);
     uv::Poll poll_;
 };
 

@@ -37,10 +37,6 @@ config::Listen tcp_listen(const net::Endpoint& endpoint) {
     return l;
 }
 
-bool changes_state(Command c) {
-    return c == Command::reload || c == Command::enable || c == Command::disable || c == Command::drain;
-}
-
 }  // namespace
 
 // One listening socket. Freed in its poll's close callback, after its fd is closed.
@@ -106,7 +102,11 @@ void ControlServer::close() {
     if (tcp_ != nullptr) tcp_->close();
     unix_ = tcp_ = nullptr;
     auto open = connections_;  // each close() leaves the set
-    for (ControlConnection* c : open) c->close();
+    // A client waiting for its reload hears why it will get no result.
+    server::ApplyReport abandoned;
+    abandoned.errors.emplace_back("the server is shutting down; the reload was not applied");
+    std::string owed = reply_reload(abandoned, server_.generation());
+    for (ControlConnection* c : open) c->close(owed);
     tick_.close();
 }
 
@@ -171,23 +171,26 @@ void ControlServer::accept_from(Acceptor& acceptor) {
     }
 }
 
-Reply ControlServer::on_request(ControlConnection& connection, std::string_view line) {
+std::optional<Reply> ControlServer::on_request(ControlConnection& connection, std::string_view line) {
     const ControlPeer& peer = connection.peer();
     std::string uid = peer.uid ? std::to_string(*peer.uid) : std::string("-");
     auto parsed = parse_request(line);
     if (!parsed.request) {
         log::warning("control-bad-request", {{"peer", peer.address}, {"uid", uid}, {"error", parsed.error}});
-        return {reply_error(parsed.error), {}};
+        return Reply{reply_error(parsed.error), {}};
     }
     const Request& request = *parsed.request;
-    // Who changed what is worth keeping; a metrics scrape every few seconds is not.
-    log::write(changes_state(request.command) ? log::Level::info : log::Level::debug, "control",
-               {{"command", command_name(request.command)},
-                {"service", request.service.empty() ? std::string("-") : request.service},
-                {"uid", uid},
-                {"pid", static_cast<long>(peer.pid)},
-                {"peer", peer.address}});
-    return execute(request, server_, reloads_);
+    // Every command, read-only ones included: who asked the server what is
+    // part of the audit trail.
+    log::info("control", {{"command", command_name(request.command)},
+                          {"service", request.service.empty() ? std::string("-") : request.service},
+                          {"uid", uid},
+                          {"pid", static_cast<long>(peer.pid)},
+                          {"peer", peer.address}});
+    ControlConnection* c = &connection;
+    return execute(request, server_, reloads_, [c, alive = c->lifetime()](Reply reply) {
+        if (!alive.expired()) c->respond(std::move(reply));
+    });
 }
 
 void ControlServer::on_connection_closed(ControlConnection& connection) { connections_.erase(&connection); }
@@ -197,6 +200,11 @@ void ControlServer::on_applied(const config::Config& config, const server::Apply
     reloads_.last_ok = true;
     reloads_.last_milliseconds = report.milliseconds;
     rebind(config.control);
+}
+
+void ControlServer::on_reload_failed(const server::ApplyReport&) {
+    ++reloads_.failed;
+    reloads_.last_ok = false;
 }
 
 void ControlServer::rebind(const config::Control& next) {
@@ -243,7 +251,8 @@ void ControlServer::tick() {
     std::uint64_t now = uv_now(server_.loop());
     auto open = connections_;
     for (ControlConnection* c : open) {
-        if (now - c->last_activity() >= k_idle_ms) c->close();
+        // A client waiting for its reload is not idle, however long NSS takes.
+        if (!c->owes_reply() && now - c->last_activity() >= k_idle_ms) c->close();
     }
     for (Acceptor* a : {unix_, tcp_}) {
         if (a != nullptr && a->poll.events() == 0) (void)a->poll.watch(UV_READABLE);

@@ -1,9 +1,9 @@
 // ControlServer: the control socket. It listens on the configured UNIX
 // socket (and, if configured, one loopback TCP address), accepts control
 // clients, logs who asked for what, and carries out their requests on the
-// Server. It follows the server as a ServerObserver: a reload that moves
-// the socket rebinds it, SIGUSR1 dumps the state to the log, and the
-// server's closing closes it.
+// Server. It follows the server as a ServerObserver: it counts every
+// reload and its result, a reload that moves the socket rebinds it,
+// SIGUSR1 dumps the state to the log, and the server's closing closes it.
 //
 // Owns its listening sockets (fd + uv::Poll each, freed after their close
 // callbacks), the UNIX socket file it created (removed when it closes), a
@@ -53,6 +53,7 @@ public:
 
     // server::ServerObserver
     void on_applied(const config::Config& config, const server::ApplyReport& report) override;
+    void on_reload_failed(const server::ApplyReport& report) override;
     void on_dump_requested() override;
     void on_closing() override;
 
@@ -60,7 +61,7 @@ private:
     struct Acceptor;
 
     // ControlConnectionOwner
-    Reply on_request(ControlConnection& connection, std::string_view line) override;
+    std::optional<Reply> on_request(ControlConnection& connection, std::string_view line) override;
     void on_connection_closed(ControlConnection& connection) override;
 
     Acceptor* bind(const config::Listen& listen, std::string& error);

@@ -18,9 +18,9 @@ class Server;
 
 namespace sb::control {
 
-// What the control socket has seen of reloads. Successful applies are
-// counted from ServerObserver::on_applied whatever triggered them; failures
-// only when the caller told us (ctl reload, the watcher).
+// What the control socket has seen of reloads, whatever triggered them
+// (SIGHUP, ctl reload, the watcher): successes from
+// ServerObserver::on_applied, failures from on_reload_failed.
 struct ReloadHistory {
     std::uint64_t succeeded = 0;
     std::uint64_t failed = 0;

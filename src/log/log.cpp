@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <utility>
 
 namespace sb::log {
 namespace {
@@ -145,19 +146,48 @@ std::string format_line(config::LogFormat format, Level level, std::string_view 
     return out;
 }
 
-std::string configure(const config::Log& settings) {
-    Destination& d = destination();
+Prepared::Prepared(Prepared&& other) noexcept
+    : format_(other.format_), level_(other.level_), fd_(std::exchange(other.fd_, -1)) {}
+
+Prepared& Prepared::operator=(Prepared&& other) noexcept {
+    if (this != &other) {
+        Prepared dropped(std::move(*this));  // closes what this held
+        format_ = other.format_;
+        level_ = other.level_;
+        fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+}
+
+Prepared::~Prepared() {
+    if (fd_ >= 0 && fd_ != STDERR_FILENO) ::close(fd_);
+}
+
+std::optional<Prepared> prepare(const config::Log& settings, std::string& error) {
     int fd = STDERR_FILENO;
     if (!settings.file.empty()) {
         fd = ::open(settings.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
         if (fd < 0) {
-            return "cannot open log file " + settings.file + ": " + std::strerror(errno);
+            error = "cannot open log file " + settings.file + ": " + std::strerror(errno);
+            return std::nullopt;
         }
     }
+    return Prepared(settings, fd);
+}
+
+void install(Prepared&& prepared) {
+    Destination& d = destination();
     if (d.fd != STDERR_FILENO) ::close(d.fd);
-    d.fd = fd;
-    d.format = settings.format;
-    d.level = settings.level;
+    d.fd = std::exchange(prepared.fd_, -1);
+    d.format = prepared.format_;
+    d.level = prepared.level_;
+}
+
+std::string configure(const config::Log& settings) {
+    std::string error;
+    auto prepared = prepare(settings, error);
+    if (!prepared) return error;
+    install(std::move(*prepared));
     return {};
 }
 

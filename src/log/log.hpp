@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -54,8 +55,38 @@ private:
 
 using Fields = std::initializer_list<Field>;
 
-// Switches format, level and destination. Returns an error sentence, or
-// empty on success (on failure the previous destination stays).
+// A destination opened ahead of use: an apply opens the new log file
+// before it commits to anything, so a log file that cannot be opened fails
+// the reload and changes nothing. Owns the opened file until install()
+// takes it; one never installed closes it. Move-only.
+class Prepared {
+public:
+    Prepared(Prepared&& other) noexcept;
+    Prepared& operator=(Prepared&& other) noexcept;
+    Prepared(const Prepared&) = delete;
+    Prepared& operator=(const Prepared&) = delete;
+    ~Prepared();
+
+private:
+    friend std::optional<Prepared> prepare(const config::Log& settings, std::string& error);
+    friend void install(Prepared&& prepared);
+    Prepared(const config::Log& settings, int fd) : format_(settings.format), level_(settings.level), fd_(fd) {}
+
+    config::LogFormat format_;
+    Level level_;
+    int fd_;  // -1 once installed or moved from
+};
+
+// Opens what `settings` name (a file, or stderr) without switching to it.
+// On failure sets `error` to a sentence naming the file.
+[[nodiscard]] std::optional<Prepared> prepare(const config::Log& settings, std::string& error);
+
+// Switches format, level and destination to `prepared`, closing the
+// previous file. Cannot fail.
+void install(Prepared&& prepared);
+
+// prepare() then install(). Returns an error sentence, or empty on success
+// (on failure the previous destination stays).
 std::string configure(const config::Log& settings);
 
 [[nodiscard]] bool enabled(Level level);

@@ -33,6 +33,11 @@ void make_parents(const std::string& path) {
 
 // Removes `path` when it is a socket file no one listens on. Returns 0 when
 // the path is free to bind, or a negative errno explaining why not.
+//
+// The probe connects without blocking: a listener whose backlog is full
+// would otherwise hold the caller (the loop, during a reload) until it
+// accepts. EAGAIN, like a connection made or in progress, means someone
+// listens; only ECONNREFUSED means the file is stale.
 int clear_stale_unix_path(const std::string& path, std::string& why) {
     struct stat st{};
     if (::lstat(path.c_str(), &st) != 0) {
@@ -42,7 +47,7 @@ int clear_stale_unix_path(const std::string& path, std::string& why) {
         why = "exists and is not a socket";
         return -EEXIST;
     }
-    int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (probe < 0) return -errno;
     sockaddr_un sun{};
     sun.sun_family = AF_UNIX;
@@ -50,7 +55,7 @@ int clear_stale_unix_path(const std::string& path, std::string& why) {
     int rc = ::connect(probe, reinterpret_cast<sockaddr*>(&sun), sizeof sun);
     int err = errno;
     ::close(probe);
-    if (rc == 0) {
+    if (rc == 0 || err == EAGAIN || err == EINPROGRESS) {
         why = "is in use by a running server";
         return -EADDRINUSE;
     }

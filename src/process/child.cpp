@@ -25,6 +25,26 @@ std::string ExitStatus::describe() const {
     return "lost";
 }
 
+namespace {
+
+// What waitid() said; a null `info` (waitid failed) is "lost".
+ExitStatus status_of(const siginfo_t* info, std::chrono::steady_clock::time_point started) {
+    ExitStatus status;
+    if (info != nullptr && info->si_code == CLD_EXITED) {
+        status.kind = ExitStatus::Kind::exited;
+        status.code = info->si_status;
+    } else if (info != nullptr) {
+        status.kind = ExitStatus::Kind::killed;
+        status.signal = info->si_status;
+        status.core_dumped = info->si_code == CLD_DUMPED;
+    }
+    status.duration =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    return status;
+}
+
+}  // namespace
+
 int ChildWatch::start(uv_loop_t* loop, const Spawned& child, ExitCallback on_exit) {
     loop_ = loop;
     pidfd_ = child.pidfd;
@@ -50,24 +70,32 @@ void ChildWatch::on_readable() {
     } while (rc < 0 && errno == EINTR);
     if (rc == 0 && info.si_pid == 0) return;  // not exited yet
 
-    ExitStatus status;
-    if (rc == 0) {
-        if (info.si_code == CLD_EXITED) {
-            status.kind = ExitStatus::Kind::exited;
-            status.code = info.si_status;
-        } else {
-            status.kind = ExitStatus::Kind::killed;
-            status.signal = info.si_status;
-            status.core_dumped = info.si_code == CLD_DUMPED;
-        }
-    }
-    status.duration =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
+    ExitStatus status = status_of(rc == 0 ? &info : nullptr, started_);
     reaped_ = true;
     (void)poll_.watch(0);
     kill_timer_.stop();
     auto cb = std::move(on_exit_);
     if (cb) cb(status);  // may close this watch
+}
+
+ExitStatus ChildWatch::kill_and_reap() {
+    if (!running()) return {};
+    // Unreaped, its pid is still its own: kill() is a safe fallback, and a
+    // signal that went nowhere would leave the wait below blocking.
+    if (signal(SIGKILL) != 0) kill(pid_, SIGKILL);
+    if (session_leader_) kill(-pid_, SIGKILL);
+    // By pid, not by pidfd: libuv may have made the pidfd non-blocking, and
+    // waitid() would then return EAGAIN instead of waiting.
+    siginfo_t info{};
+    int rc = 0;
+    do {
+        rc = waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED);
+    } while (rc < 0 && errno == EINTR);
+    reaped_ = true;
+    (void)poll_.watch(0);
+    kill_timer_.stop();
+    on_exit_ = nullptr;
+    return status_of(rc == 0 ? &info : nullptr, started_);
 }
 
 int ChildWatch::signal(int sig) {

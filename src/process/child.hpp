@@ -70,6 +70,12 @@ public:
     // unless it asks for an immediate kill.
     void terminate(std::chrono::milliseconds grace);
 
+    // For an owner whose start() failed, so that on_exit can never come:
+    // SIGKILL (to the group as terminate() does) and reap now. The child
+    // was just killed, so the wait is short. Returns its status; "lost"
+    // when there is no unreaped child.
+    [[nodiscard]] ExitStatus kill_and_reap();
+
     // Idempotent; `done` (of the first call) runs after both handles are
     // closed and the pidfd with them.
     void close(std::function<void()> done = {});

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 #include <limits>
+#include <optional>
 
 #include "log/log.hpp"
 #include "net/socket.hpp"
@@ -54,14 +55,22 @@ std::string owner_of(const config::Config& c, const config::Listen& l) {
 
 }  // namespace
 
-ApplyReport Server::apply(const config::Config& next) {
+ApplyReport Server::apply(const config::Config& next, double load_milliseconds) {
     auto t0 = std::chrono::steady_clock::now();
     ApplyReport report;
 
     ReloadPlan plan = plan_reload(config_, next);
     report.errors = plan.conflicts;
 
-    // 1. Bind every new listener; on any failure undo them all.
+    // 1. Open the log destination, then bind every new listener; on any
+    // failure undo them all. The log is opened here, not switched to: a log
+    // file that cannot be opened fails the apply before anything changed.
+    std::optional<log::Prepared> next_log;
+    if (report.ok()) {
+        std::string error;
+        next_log = log::prepare(next.log, error);
+        if (!next_log) report.errors.push_back("log: " + error);
+    }
     std::vector<Listener*> fresh;
     if (report.ok()) {
         for (const auto& l : plan.bind) {
@@ -124,7 +133,8 @@ ApplyReport Server::apply(const config::Config& next) {
         runtime->admission.flush_log(std::numeric_limits<std::uint64_t>::max());
     }
     for (const auto& key : plan.close) {
-        retire_waiter(listeners_.at(key));
+        // A wait-mode child that has this socket drains like a connection.
+        retire_waiter(listeners_.at(key), next.drain_grace, true);
         listeners_.at(key)->close(true);
     }
     report.added = std::move(plan.added);
@@ -139,7 +149,7 @@ ApplyReport Server::apply(const config::Config& next) {
     }
 
     // 5. Serve.
-    if (std::string err = log::configure(next.log); !err.empty()) log::error("log-config", {{"detail", err}});
+    log::install(std::move(*next_log));
     config_ = next;
     ++generation_;
     global_.configure(config_.limits);
@@ -153,7 +163,7 @@ ApplyReport Server::apply(const config::Config& next) {
             l->set_handler(this);
             l->set_handoff(handoff);
             l->set_accept_blocking(exec != nullptr && !exec->wait && exec->io == config::IoMode::socket);
-            if (!handoff) retire_waiter(l);
+            if (!handoff) retire_waiter(l, config_.drain_grace);
             if (off) {
                 l->pause(k_pause_disabled);
             } else {
@@ -166,12 +176,15 @@ ApplyReport Server::apply(const config::Config& next) {
     update_all_pauses();
     update_fd_pause();
 
-    report.milliseconds =
+    report.apply_milliseconds =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    report.load_milliseconds = load_milliseconds;
+    report.milliseconds = report.load_milliseconds + report.apply_milliseconds;
     log::info(generation_ == 1 ? "started" : "reloaded",
               {{"generation", generation_}, {"services", services_.size()}, {"listeners", listeners_.size()},
                {"added", join(report.added)}, {"changed", join(report.changed)},
-               {"removed", join(report.removed)}, {"kept", report.kept.size()}, {"ms", report.milliseconds}});
+               {"removed", join(report.removed)}, {"kept", report.kept.size()}, {"ms", report.milliseconds},
+               {"load_ms", report.load_milliseconds}, {"apply_ms", report.apply_milliseconds}});
     for (auto* o : observers_) o->on_applied(config_, report);
     return report;
 }

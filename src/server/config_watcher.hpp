@@ -62,6 +62,8 @@ public:
 
     // ServerObserver
     void on_applied(const config::Config& config, const ApplyReport& report) override;
+    // A failed reload keeps the running configuration, and so its watches.
+    void on_reload_failed(const ApplyReport&) override {}
     void on_dump_requested() override {}
     void on_closing() override { close(); }
 

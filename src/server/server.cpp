@@ -5,7 +5,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cassert>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -105,11 +108,12 @@ Server::~Server() {
 int Server::start(std::string config_path) {
     config_path_ = std::move(config_path);
     started_at_ = uv_now(loop_);
+    reload_.loop_thread = uv_thread_self();
     std::signal(SIGPIPE, SIG_IGN);
     auto on_stop = [this](int) { shutdown(stopping_); };
     int rc = sigterm_.start(loop_, SIGTERM, on_stop);
     if (rc == 0) rc = sigint_.start(loop_, SIGINT, on_stop);
-    if (rc == 0) rc = sighup_.start(loop_, SIGHUP, [this](int) { (void)reload("SIGHUP"); });
+    if (rc == 0) rc = sighup_.start(loop_, SIGHUP, [this](int) { reload("SIGHUP"); });
     if (rc == 0) rc = sigusr1_.start(loop_, SIGUSR1, [this](int) {
         for (auto* o : observers_) o->on_dump_requested();
     });
@@ -124,6 +128,7 @@ int Server::start(std::string config_path) {
     grace_timer_.on_fire([this] {
         log::info("shutdown-grace-expired", {{"connections", connections_.size()}});
         connections_.for_each([](Connection& c) { c.session->stop("shutdown"); });
+        terminate_retired_waiters();
     });
     fd_pause_timer_.on_fire([this] {
         fd_backoff_ = false;
@@ -138,21 +143,149 @@ int Server::start(std::string config_path) {
     return 0;
 }
 
-ApplyReport Server::reload(std::string_view trigger) {
+// One load of the configuration files. The threadpool runs load_on_worker()
+// on one of its threads, then after_load() on the loop. The worker touches
+// `path`, `result` and `load_milliseconds` only, and the loop touches none
+// of them until after_load(): libuv orders the two callbacks, so the job
+// needs no lock. Everything else in it is the loop's.
+struct Server::ReloadJob {
+    uv_work_t work{};
+    Server* server = nullptr;  // null once the Server is gone: after_load() then only frees the job
+    uv_thread_t loop_thread{};
+    std::string trigger;
+    std::vector<ReloadDone> waiting;  // answered with this load's outcome
+
+    std::string path;
+    config::LoadResult result;
+    double load_milliseconds = 0;
+};
+
+namespace {
+
+[[maybe_unused]] bool is_thread(const uv_thread_t& thread) {
+    uv_thread_t self = uv_thread_self();
+    return uv_thread_equal(&self, &thread) != 0;
+}
+
+std::string join_triggers(const std::vector<std::string>& triggers) {
+    std::string out;
+    for (const auto& t : triggers) out += (out.empty() ? "" : "+") + t;
+    return out;
+}
+
+void answer(std::vector<Server::ReloadDone>& waiting, const ApplyReport& report) {
+    for (auto& done : waiting) done(report);
+    waiting.clear();
+}
+
+}  // namespace
+
+Server::ReloadState::~ReloadState() {
+    if (in_flight == nullptr) return;
+    in_flight->server = nullptr;
+    in_flight->waiting.clear();  // their owners may be gone too: never call them
+}
+
+bool Server::on_loop_thread() const { return is_thread(reload_.loop_thread); }
+
+void Server::reload(std::string_view trigger, ReloadDone done) {
+    assert(on_loop_thread());
+    if (stopping_) {
+        ApplyReport report;
+        report.errors.emplace_back("the server is shutting down");
+        if (done) done(report);
+        return;
+    }
+    if (done) reload_.waiting.push_back(std::move(done));
+    auto& triggers = reload_.next_triggers;
+    if (std::find(triggers.begin(), triggers.end(), trigger) == triggers.end()) triggers.emplace_back(trigger);
+    // A load in flight may have read the files before this request was
+    // made: the request waits for the next one, which finish_load() starts.
+    if (reload_.in_flight == nullptr) start_load();
+}
+
+void Server::start_load() {
+    auto* job = new ReloadJob;
+    job->server = this;
+    job->loop_thread = reload_.loop_thread;
+    job->trigger = join_triggers(reload_.next_triggers);
+    reload_.next_triggers.clear();
+    job->waiting = std::move(reload_.waiting);
+    reload_.waiting.clear();
+    job->path = config_path_;
+    job->work.data = job;
+
+    // Threadpool thread. config::load_file keeps no state between calls
+    // and shares none with the loop: it reads files through its own fds
+    // (O_CLOEXEC, so a child spawned meanwhile inherits none), asks NSS
+    // through the reentrant getpwnam_r/getgrnam_r/getgrouplist, expands
+    // includes with glob() without GLOB_TILDE (so no getenv or utmp), uses
+    // glibc's thread-safe strerror, and never logs. The only process-wide
+    // state it reads is the working directory, which nothing changes
+    // after start (a child's chdir happens in the child, without CLONE_FS).
+    auto load_on_worker = [](uv_work_t* work) {
+        auto* j = static_cast<ReloadJob*>(work->data);
+        assert(!is_thread(j->loop_thread));
+        auto t0 = std::chrono::steady_clock::now();
+        j->result = config::load_file(j->path);
+        j->load_milliseconds =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    };
+    // Loop thread, whether the load ran, failed, or was cancelled.
+    auto after_load = [](uv_work_t* work, int status) {
+        std::unique_ptr<ReloadJob> j(static_cast<ReloadJob*>(work->data));
+        if (j->server != nullptr) j->server->finish_load(*j, status);
+    };
+    if (int rc = uv_queue_work(loop_, &job->work, load_on_worker, after_load); rc != 0) {
+        // libuv refuses only a missing callback; still, nobody may wait forever.
+        std::unique_ptr<ReloadJob> j(job);
+        ApplyReport report;
+        report.errors.push_back(std::string("cannot start loading the configuration: ") + uv_strerror(rc));
+        log::error("reload-failed", {{"trigger", j->trigger}, {"error", uv_strerror(rc)}});
+        for (auto* o : observers_) o->on_reload_failed(report);
+        answer(j->waiting, report);
+        return;
+    }
+    reload_.in_flight = job;
+    log::debug("reload-loading", {{"trigger", job->trigger}, {"file", job->path}});
+}
+
+void Server::finish_load(ReloadJob& job, int status) {
+    assert(on_loop_thread());
+    reload_.in_flight = nullptr;
     ApplyReport report;
     if (stopping_) {
-        report.errors.emplace_back("the server is shutting down");
-        return report;
+        // Shutting down: apply nothing, and start no further load. Those
+        // who asked since get the same answer.
+        report.errors.emplace_back("the server is shutting down; the reload was not applied");
+        log::info("reload-abandoned", {{"trigger", job.trigger}});
+        reload_.next_triggers.clear();
+        std::vector<ReloadDone> waiting = std::move(job.waiting);
+        for (auto& done : reload_.waiting) waiting.push_back(std::move(done));
+        reload_.waiting.clear();
+        answer(waiting, report);
+        return;
     }
-    auto loaded = config::load_file(config_path_);
-    if (!loaded.config) {
-        for (const auto& e : loaded.errors) report.errors.push_back(e.to_string());
-        log::error("reload-failed", {{"trigger", trigger}, {"errors", report.errors.size()}});
+    if (status != 0) {
+        // Only uv_cancel() makes one, and nothing calls it; still, say so.
+        report.errors.push_back(std::string("loading the configuration did not run: ") + uv_strerror(status));
+        log::error("reload-failed", {{"trigger", job.trigger}, {"error", uv_strerror(status)}});
+    } else if (!job.result.config) {
+        for (const auto& e : job.result.errors) report.errors.push_back(e.to_string());
+        report.load_milliseconds = report.milliseconds = job.load_milliseconds;
+        log::error("reload-failed", {{"trigger", job.trigger}, {"errors", report.errors.size()},
+                                     {"ms", report.milliseconds}});
         for (const auto& e : report.errors) log::error("config-error", {{"detail", e}});
-        return report;
+    } else {
+        report = apply(*job.result.config, job.load_milliseconds);
     }
-    report = apply(*loaded.config);
-    return report;
+    if (!report.ok()) {
+        for (auto* o : observers_) o->on_reload_failed(report);
+    }
+    // Requests that came in during this load start the next one before
+    // anyone is answered, so an answer that asks again joins a fresh load.
+    if (!reload_.next_triggers.empty()) start_load();
+    answer(job.waiting, report);
 }
 
 void Server::print_table() const {
@@ -294,47 +427,74 @@ void Server::hand_off(Listener& listener, const std::shared_ptr<ServiceRuntime>&
         return;
     }
     if (listener.is_datagram() && !admit_wait_datagram(listener, *service)) return;
-    services::WaitService*& waiter = waiters_[&listener];
-    if (waiter == nullptr) {
-        Listener* l = &listener;
-        std::weak_ptr<ServiceRuntime> weak = service;
+    Waiter*& slot = waiters_[&listener];
+    if (slot == nullptr) {
+        auto* w = new Waiter;
+        w->listener = &listener;
+        // The WaitService dies before its Waiter, so these never see a freed
+        // one; they reach the listener only through w->listener, which
+        // retire_waiter() clears before the listener can close.
         services::WaitService::Events events{
-            .hold = [l] { l->pause(k_pause_wait_child); },
-            .release = [l] { l->resume(k_pause_wait_child); },
-            .spawned = [this, weak](pid_t pid) { if (auto s = weak.lock()) child_spawned(*s, pid); },
-            .spawn_failed = [this, weak](std::string_view error) {
-                if (auto s = weak.lock()) spawn_failed(*s, "-", error);
-            },
-            .exited = [this, weak](pid_t pid, const process::ExitStatus& st) {
-                if (auto s = weak.lock()) {
-                    child_exited(*s, pid, st.kind == process::ExitStatus::Kind::exited ? st.code : -1,
-                                 st.kind == process::ExitStatus::Kind::killed ? st.signal : 0);
-                    log::info("child-exit", {{"service", s->name()}, {"pid", static_cast<long>(pid)},
-                                             {"status", st.describe()},
-                                             {"duration", static_cast<double>(st.duration.count()) / 1000.0}});
-                }
+            .hold = [w] { if (w->listener != nullptr) w->listener->pause(k_pause_wait_child); },
+            .release = [w] { if (w->listener != nullptr) w->listener->resume(k_pause_wait_child); },
+            .spawned = [this, w](pid_t pid) { child_spawned(*w->runtime, pid); },
+            .spawn_failed = [this, w](std::string_view error) { spawn_failed(*w->runtime, "-", error); },
+            .exited = [this, w](pid_t pid, const process::ExitStatus& st) {
+                ServiceRuntime& s = *w->runtime;
+                child_exited(s, pid, st.kind == process::ExitStatus::Kind::exited ? st.code : -1,
+                             st.kind == process::ExitStatus::Kind::killed ? st.signal : 0);
+                log::info("child-exit", {{"service", s.name()}, {"pid", static_cast<long>(pid)},
+                                         {"status", st.describe()},
+                                         {"duration", static_cast<double>(st.duration.count()) / 1000.0}});
             },
         };
-        waiter = new services::WaitService(loop_, spawner_, std::move(events));
-        if (waiter->init() != 0) {
-            waiter->close();
+        w->service = new services::WaitService(loop_, spawner_, std::move(events));
+        if (w->service->init() != 0) {
+            w->service->close(std::chrono::milliseconds(0));
+            delete w;
             waiters_.erase(&listener);
             return;
         }
+        slot = w;
     }
-    waiter->trigger(listener.fd(), service->definition);
+    Waiter* w = slot;
+    if (!w->service->running()) w->runtime = service;
+    w->service->trigger(listener.fd(), service->definition);
 }
 
-void Server::retire_waiter(Listener* listener) {
+void Server::retire_waiter(Listener* listener, std::chrono::milliseconds grace, bool listener_closes) {
+    if (listener_closes) {
+        // A child retired earlier may still hold this socket: never resume
+        // the listener once it is gone.
+        for (Waiter* w : retired_waiters_) {
+            if (w->listener == listener) w->listener = nullptr;
+        }
+    }
     auto it = waiters_.find(listener);
     if (it == waiters_.end()) return;
-    listener->resume(k_pause_wait_child);  // closing or changing mode: the socket is ours again
-    ++closing_waiters_;
-    it->second->close([this] {
-        --closing_waiters_;
+    Waiter* w = it->second;
+    waiters_.erase(it);
+    if (listener_closes) {
+        w->listener = nullptr;
+    } else if (!w->service->running()) {
+        // No child has the socket (a backoff at most, which ends here): it is ours again.
+        listener->resume(k_pause_wait_child);
+        w->listener = nullptr;
+    }
+    // Otherwise the child still has it, blocking and accepting on it: the
+    // listener stays paused until the child has exited.
+    retired_waiters_.push_back(w);
+    w->service->close(grace, [this, w] {
+        if (w->listener != nullptr) w->listener->resume(k_pause_wait_child);
+        std::erase(retired_waiters_, w);
+        delete w;
         finish_if_drained();
     });
-    waiters_.erase(it);
+}
+
+void Server::terminate_retired_waiters() {
+    // terminate() only signals; the close callbacks that edit the list come later.
+    for (Waiter* w : retired_waiters_) w->service->terminate();
 }
 
 bool Server::admit_datagram(ServiceRuntime& service, const net::SockAddr& peer) {
@@ -500,14 +660,18 @@ void Server::shutdown(bool immediate) {
         log::info("shutdown", {{"connections", connections_.size()},
                                {"grace", static_cast<double>(config_.shutdown_grace.count()) / 1000.0}});
         for (auto& [key, l] : listeners_) l->pause(k_pause_stopping);
-        while (!waiters_.empty()) retire_waiter(waiters_.begin()->first);
-        if (!connections_.empty() && !immediate) {
+        // A wait-mode child gets the grace a connection gets.
+        while (!waiters_.empty()) {
+            retire_waiter(waiters_.begin()->first, services::WaitService::k_no_deadline);
+        }
+        if ((!connections_.empty() || !retired_waiters_.empty()) && !immediate) {
             grace_timer_.start(config_.shutdown_grace);
         }
     }
     if (immediate) {
         log::info("shutdown-now", {{"connections", connections_.size()}});
         connections_.for_each([](Connection& c) { c.session->stop("shutdown"); });
+        terminate_retired_waiters();
     }
     finish_if_drained();
 }
@@ -517,7 +681,8 @@ void Server::drain() {
     stopping_ = true;
     log::info("drain", {{"connections", connections_.size()}});
     for (auto& [key, l] : listeners_) l->pause(k_pause_stopping);
-    while (!waiters_.empty()) retire_waiter(waiters_.begin()->first);
+    // A wait-mode child would go on accepting: it is stopped now.
+    while (!waiters_.empty()) retire_waiter(waiters_.begin()->first, std::chrono::milliseconds(0));
     finish_if_drained();
 }
 
@@ -539,7 +704,7 @@ bool Server::set_enabled(const std::string& name, bool enabled) {
 }
 
 void Server::finish_if_drained() {
-    if (!stopping_ || closed_ || !connections_.empty() || !waiters_.empty() || closing_waiters_ > 0) return;
+    if (!stopping_ || closed_ || !connections_.empty() || !waiters_.empty() || !retired_waiters_.empty()) return;
     close_everything();
 }
 

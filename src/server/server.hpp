@@ -3,10 +3,14 @@
 // applies configurations (start and reload are the same operation).
 //
 // One Server per process, created by `switchboard run`, used from the loop
-// thread only. It dies by shutdown(): stop accepting, drain, stop what is
-// left, close every handle; the loop then runs out and run() returns.
+// thread only. The one piece of work done elsewhere is a reload's reading
+// of the files, on libuv's threadpool, which touches nothing but its own
+// ReloadJob (see reload()). It dies by shutdown(): stop accepting, drain,
+// stop what is left, close every handle; the loop then runs out (after any
+// load in flight has come back) and run() returns.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -31,7 +35,9 @@ namespace sb::server {
 struct ApplyReport {
     std::vector<std::string> added, changed, removed, kept;
     std::vector<std::string> errors;
-    double milliseconds = 0;
+    double load_milliseconds = 0;   // reading and validating the files (0 when handed a Config)
+    double apply_milliseconds = 0;  // carrying out the plan
+    double milliseconds = 0;        // both: what the reload cost
     [[nodiscard]] bool ok() const { return errors.empty(); }
 };
 
@@ -41,6 +47,9 @@ class ServerObserver {
 public:
     // After every successful apply (start and reloads).
     virtual void on_applied(const config::Config& config, const ApplyReport& report) = 0;
+    // After every reload that failed, whatever asked for it; the running
+    // configuration is unchanged. A failed first apply is not a reload.
+    virtual void on_reload_failed(const ApplyReport& report) = 0;
     // SIGUSR1: write a state dump to the log.
     virtual void on_dump_requested() = 0;
     // The server is closing its handles; close yours now.
@@ -59,17 +68,31 @@ public:
 
     void add_observer(ServerObserver* observer) { observers_.push_back(observer); }
 
-    // Installs signal handles and timers. Call once before the first apply.
+    // Installs signal handles and timers. Call once, on the thread that
+    // runs the loop, before the first apply. On failure some handles may
+    // be open: shutdown(true) and run the loop to close them.
     [[nodiscard]] int start(std::string config_path);
 
     // Makes `config` the running configuration. All or nothing: on any
-    // error (a listener that cannot be bound) nothing changes and the
-    // report lists why.
-    ApplyReport apply(const config::Config& config);
+    // error (a listener that cannot be bound, a log file that cannot be
+    // opened) nothing changes and the report lists why. `load_milliseconds`
+    // is what reading `config` took, for the reload log line.
+    ApplyReport apply(const config::Config& config, double load_milliseconds = 0);
+
+    // The outcome of one reload, delivered on the loop thread.
+    using ReloadDone = std::function<void(const ApplyReport& report)>;
 
     // Reads the configuration file again and applies it (SIGHUP, ctl reload,
-    // the watcher). Errors leave the running configuration untouched.
-    ApplyReport reload(std::string_view trigger);
+    // the watcher). The files are read and validated on libuv's threadpool,
+    // because user and group lookups may wait on the network and the loop
+    // must not; the apply runs back on the loop. Returns at once. `done`
+    // runs later with the outcome of a load that started after this call:
+    // requests made while a load is in flight share the one load that
+    // follows it. When the server is stopping, `done` runs at once with
+    // that error. Errors leave the running configuration untouched.
+    void reload(std::string_view trigger, ReloadDone done = {});
+
+    [[nodiscard]] bool reload_in_flight() const { return reload_.in_flight != nullptr; }
 
     // Stops accepting, lets connections drain for shutdown_grace, then stops
     // what remains and closes everything. `immediate` skips the grace.
@@ -111,7 +134,12 @@ private:
     void child_exited(ServiceRuntime& service, pid_t pid, int exit_code, int signal);
     void serve_datagrams(Listener& listener, ServiceRuntime& service);
     void hand_off(Listener& listener, const std::shared_ptr<ServiceRuntime>& service);
-    void retire_waiter(Listener* listener);
+    // The wait-mode service on `listener` stops handing it out. A child that
+    // has the socket may go on for `grace` (WaitService::close); meanwhile
+    // the listener stays paused, and it is resumed once the child has exited
+    // unless `listener_closes` (the caller closes it next).
+    void retire_waiter(Listener* listener, std::chrono::milliseconds grace, bool listener_closes = false);
+    void terminate_retired_waiters();
     [[nodiscard]] bool admit_datagram(ServiceRuntime& service, const net::SockAddr& peer);
     [[nodiscard]] bool admit_wait_datagram(Listener& listener, ServiceRuntime& service);
     void reject(ServiceRuntime& service, int fd, const net::SockAddr& peer, RejectReason reason);
@@ -124,6 +152,25 @@ private:
     void close_everything();
     void bury(Connection* connection);
 
+    // Reloads: one load on the threadpool at a time (see reload()).
+    struct ReloadJob;
+    struct ReloadState {
+        ReloadJob* in_flight = nullptr;          // the threadpool holds it until its after-callback
+        std::vector<ReloadDone> waiting;         // asked while it ran: answered by the next load
+        std::vector<std::string> next_triggers;  // who asked since; non-empty means another load is due
+        uv_thread_t loop_thread{};               // set by start(): the only thread that touches the server
+
+        ReloadState() = default;
+        ReloadState(const ReloadState&) = delete;
+        ReloadState& operator=(const ReloadState&) = delete;
+        // A Server destroyed with a load in flight (an abandoned loop) cuts
+        // the job loose: its after-callback then only frees it.
+        ~ReloadState();
+    };
+    [[nodiscard]] bool on_loop_thread() const;
+    void start_load();
+    void finish_load(ReloadJob& job, int status);
+
     uv_loop_t* loop_;
     std::string config_path_;
     config::Config config_;
@@ -132,8 +179,18 @@ private:
     std::map<Listener*, std::shared_ptr<ServiceRuntime>> listener_services_;
     ConnectionList connections_;
     process::Spawner spawner_;
-    std::map<Listener*, services::WaitService*> waiters_;  // wait-mode children, by the socket they own
-    std::uint32_t closing_waiters_ = 0;
+    // A wait-mode service on one listener. Owned by the server: by waiters_
+    // while it serves, then by retired_waiters_ until its WaitService has
+    // closed; its callbacks reach the listener only through `listener`.
+    struct Waiter {
+        services::WaitService* service = nullptr;  // frees itself once closed
+        Listener* listener = nullptr;              // null once it must not be touched again
+        // The service whose child it started last: that child is counted
+        // there, even after a reload dropped the service.
+        std::shared_ptr<ServiceRuntime> runtime;
+    };
+    std::map<Listener*, Waiter*> waiters_;  // serving, by the socket they hand out
+    std::vector<Waiter*> retired_waiters_;  // closing, each until its child has exited
     GlobalAdmission global_;  // limits.max_connections and max_children, all services together
     FdBudget fd_budget_;
     bool fd_backoff_ = false;  // accept4 ran out of fds: paused until fd_pause_timer_ fires
@@ -146,6 +203,7 @@ private:
     std::uint64_t last_housekeeping_ = 0;
     bool stopping_ = false;
     bool closed_ = false;
+    ReloadState reload_;
 
     uv::Signal sigterm_, sigint_, sighup_, sigusr1_;
     uv::Timer sweep_timer_;      // idle and duration limits, drain deadlines

@@ -3,7 +3,6 @@
 
 #include <unistd.h>
 
-#include <csignal>
 #include <cstring>
 
 #include "io/pipe.hpp"
@@ -50,18 +49,33 @@ int ChildRun::start(uv_loop_t* loop, process::Spawner& spawner, process::SpawnRe
         stderr_ended_ = true;
         maybe_done();
     };
-    if (stderr_.start(loop, err.server, scratch_buffer(), on_line, on_end) != 0) stderr_ended_ = true;
+    int stderr_rc = injected_stderr_failure_ ? UV_ENOMEM : 0;
+    if (stderr_rc == 0) {
+        stderr_rc = stderr_.start(loop, err.server, scratch_buffer(), on_line, on_end);
+    } else {
+        ::close(err.server);  // a failed start() would own it; an unstarted splitter does not
+    }
+    if (stderr_rc != 0) stderr_ended_ = true;
     auto on_exit = [this](const process::ExitStatus& status) {
         reaped_ = true;
         status_ = status;
         if (!stderr_ended_) linger_.start(k_stderr_linger);
         maybe_done();
     };
-    if (int wrc = watch_.start(loop, spawned, on_exit); wrc != 0) {
-        // Without a watch we cannot learn of its exit: end it now.
-        (void)watch_.signal(SIGKILL);
+    int watch_rc = injected_watch_error_;
+    injected_watch_error_ = 0;
+    injected_stderr_failure_ = false;
+    if (watch_rc == 0) {
+        watch_rc = watch_.start(loop, spawned, on_exit);
+    } else {
+        (void)watch_.start(loop, spawned, nullptr);  // takes the pidfd; the failure is pretended
+    }
+    if (watch_rc != 0) {
+        // Without a watch we cannot learn of its exit: end it and reap it
+        // now, and report it from the loop (the caller is still in start()).
+        status_ = watch_.kill_and_reap();
         reaped_ = true;
-        status_.kind = process::ExitStatus::Kind::lost;
+        linger_.start(stderr_ended_ ? std::chrono::milliseconds(0) : k_stderr_linger);
     }
     return 0;
 }

@@ -2,11 +2,13 @@
 // line, tagged with its service and pid — never to the client.
 //
 // Owns the child's watch (pidfd), the read end of its stderr pipe and a
-// short timer. Reports once, through on_done, when the child has been reaped
-// and its stderr has ended; a grandchild that keeps stderr open cannot hold
-// that up for more than k_stderr_linger. Its owner (an exec session, a
-// wait-mode service) holds it by value and keeps it alive until the
-// callback of close() has run. Loop thread only.
+// short timer. Reports once, through on_done and never from within start(),
+// when the child has been reaped and its stderr has ended; a grandchild that
+// keeps stderr open cannot hold that up for more than k_stderr_linger. A
+// child that cannot be watched is killed and reaped at once, then reported
+// like any other. Its owner (an exec session, a wait-mode service) holds it
+// by value and keeps it alive until the callback of close() has run. Loop
+// thread only.
 #pragma once
 
 #include <chrono>
@@ -42,6 +44,14 @@ public:
 
     // SIGTERM now, SIGKILL after `grace` (see ChildWatch::terminate).
     void terminate(std::chrono::milliseconds grace);
+
+    // Test seam: the next start() behaves as if the loop refused to watch
+    // the child's pidfd and, when `stderr_too`, its stderr pipe as well.
+    void fail_watches_for_testing(int error, bool stderr_too) {
+        injected_watch_error_ = error;
+        injected_stderr_failure_ = stderr_too;
+    }
+
     // Idempotent; `done` runs after every handle and fd is released.
     void close(std::function<void()> done = {});
 
@@ -60,6 +70,8 @@ private:
     bool stderr_ended_ = false;
     bool reported_ = false;
     bool closing_ = false;
+    bool injected_stderr_failure_ = false;
+    int injected_watch_error_ = 0;
     int open_parts_ = 3;
     DoneCallback on_done_;
     std::function<void()> on_closed_;

@@ -4,6 +4,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
 #include "log/log.hpp"
 #include "process/environment.hpp"
 
@@ -13,11 +17,15 @@ WaitService::WaitService(uv_loop_t* loop, process::Spawner& spawner, Events even
     : loop_(loop), spawner_(spawner), events_(std::move(events)) {}
 
 int WaitService::init() {
-    int rc = backoff_.init(loop_);
+    int rc = timer_.init(loop_);
     if (rc != 0) return rc;
-    backoff_.on_fire([this] {
+    timer_.on_fire([this] {
+        if (closing_) {
+            terminate();  // the retire deadline
+            return;
+        }
         backing_off_ = false;
-        if (!closing_) events_.release();
+        events_.release();
     });
     return 0;
 }
@@ -26,41 +34,61 @@ pid_t WaitService::pid() const { return child_ ? child_->pid() : 0; }
 
 void WaitService::trigger(int socket, std::shared_ptr<const config::Service> service) {
     if (closing_ || child_ || backing_off_) return;
-    const config::Exec& exec = *service->exec();
+    // The socket is the child's, or the backoff's, until release(): a
+    // level-triggered watch on it would only fire again and again.
+    events_.hold();
+    running_ = std::move(service);
+    std::string error;
+    if (start_child(socket, error) < 0) {
+        events_.spawn_failed(error);
+        ++failures_;
+        back_off();
+        return;
+    }
+    started_ = std::chrono::steady_clock::now();
+    events_.spawned(child_->pid());
+}
+
+int WaitService::start_child(int socket, std::string& error) {
+    // Above 0-2 so that it can never be mistaken for a stdio fd.
+    socket_ = ::fcntl(socket, F_DUPFD_CLOEXEC, 3);
+    if (socket_ < 0) {
+        int err = errno;
+        error = std::string("dup listening socket: ") + std::strerror(err);
+        return -err;
+    }
+    const config::Exec& exec = *running_->exec();
     process::SpawnRequest request;
     request.argv = exec.argv;
     request.attributes = &exec;
     int devnull = -1;
     if (exec.fds == config::FdStyle::systemd) {
-        request.env = process::build_environment(exec, nullptr, service->name);
+        request.env = process::build_environment(exec, nullptr, running_->name);
         request.set_listen_pid = true;
         devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-        request.fds = {{devnull, 0}, {devnull, 1}, {socket, 3}};
+        request.fds = {{devnull, 0}, {devnull, 1}, {socket_, 3}};
     } else {
         request.env = process::build_environment(exec, nullptr);
-        request.fds = {{socket, 0}, {socket, 1}};
+        request.fds = {{socket_, 0}, {socket_, 1}};
+    }
+    int type = 0;
+    socklen_t type_length = sizeof type;
+    if (::getsockopt(socket_, SOL_SOCKET, SO_TYPE, &type, &type_length) == 0 && type == SOCK_DGRAM) {
+        woke_by_ = peek_datagram();
     }
     // The child's socket is blocking, as inetd hands it. The flag lives in
     // the file description the child shares, so it is restored (our accept
     // must not block) only when the child is gone.
-    socket_ = socket;
     set_blocking(true);
-    running_ = service;
     child_ = std::make_unique<ChildRun>();
-    std::string error;
-    int rc = child_->start(loop_, spawner_, request, service->name,
+    int rc = child_->start(loop_, spawner_, request, running_->name,
                            [this](const process::ExitStatus& s) { on_child_done(s); }, error);
     if (devnull >= 0) ::close(devnull);
     if (rc < 0) {
-        events_.spawn_failed(error);
+        release_socket();
         retire_child();
-        ++failures_;
-        on_child_done(process::ExitStatus{});
-        return;
     }
-    started_ = std::chrono::steady_clock::now();
-    events_.hold();
-    events_.spawned(child_->pid());
+    return rc;
 }
 
 void WaitService::set_blocking(bool blocking) {
@@ -68,27 +96,59 @@ void WaitService::set_blocking(bool blocking) {
     if (flags >= 0) (void)::fcntl(socket_, F_SETFL, blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK);
 }
 
-void WaitService::on_child_done(const process::ExitStatus& status) {
+void WaitService::release_socket() {
+    woke_by_.reset();
+    if (socket_ < 0) return;
     set_blocking(false);
-    if (child_) {
-        pid_t pid = child_->pid();
-        events_.exited(pid, status);
-        retire_child();
-        bool quick = std::chrono::steady_clock::now() - started_ < k_quick_exit;
-        bool failed = status.kind != process::ExitStatus::Kind::exited || status.code != 0;
-        failures_ = (quick && failed) ? failures_ + 1 : 0;
+    ::close(socket_);
+    socket_ = -1;
+}
+
+std::optional<WaitService::DatagramHead> WaitService::peek_datagram() const {
+    DatagramHead head;
+    head.from_length = sizeof head.from;
+    // MSG_TRUNC: the datagram's whole length, though only the first bytes are copied.
+    ssize_t n = ::recvfrom(socket_, head.bytes.data(), head.bytes.size(), MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC,
+                           reinterpret_cast<sockaddr*>(&head.from), &head.from_length);
+    if (n < 0) return std::nullopt;
+    head.length = n;
+    return head;
+}
+
+void WaitService::on_child_done(const process::ExitStatus& status) {
+    bool quick = std::chrono::steady_clock::now() - started_ < k_quick_exit;
+    bool failed = status.kind != process::ExitStatus::Kind::exited || status.code != 0;
+    // A child that ends at once, even successfully, without reading the
+    // datagram that woke it would be woken by it again at once. (A stream
+    // listener's queue cannot be told apart this way: the next client's
+    // connection looks like the last one's, and a healthy child serving one
+    // connection each must not be backed off, so there only failures count.)
+    bool left_work = quick && !failed && woke_by_ && peek_datagram() == woke_by_;
+    release_socket();
+    pid_t pid = child_->pid();
+    retire_child();
+    events_.exited(pid, status);
+    if (closing_) {
+        close_timer();
+        return;
     }
-    if (closing_) return;
+    failures_ = quick && (failed || left_work) ? failures_ + 1 : 0;
     if (failures_ == 0) {
         events_.release();
         return;
     }
+    back_off();
+}
+
+void WaitService::back_off() {
     auto delay = k_first_backoff * (1u << std::min(failures_ - 1, 16u));
     if (delay > k_max_backoff) delay = k_max_backoff;
     backing_off_ = true;
     log::warning("backoff", {{"service", running_ ? running_->name : std::string()}, {"failures", failures_},
                              {"delay", static_cast<double>(delay.count()) / 1000.0}});
-    backoff_.start(delay);
+    // The loop's clock may be stale (a spawn just ran): count from now.
+    uv_update_time(loop_);
+    timer_.start(delay);
 }
 
 void WaitService::retire_child() {
@@ -101,12 +161,30 @@ void WaitService::retire_child() {
     });
 }
 
-void WaitService::close(std::function<void()> done) {
+void WaitService::close(std::chrono::milliseconds grace, std::function<void()> done) {
     if (closing_) return;
     closing_ = true;
     on_closed_ = std::move(done);
-    if (child_ && running_) child_->terminate(running_->exec()->grace);
-    backoff_.close([this] {
+    backing_off_ = false;
+    timer_.stop();  // a backoff ends with the service
+    if (!child_) {
+        close_timer();  // may free *this
+        return;
+    }
+    if (grace.count() <= 0) {
+        terminate();
+    } else if (grace != k_no_deadline) {
+        uv_update_time(loop_);
+        timer_.start(grace);
+    }
+}
+
+void WaitService::terminate() {
+    if (closing_ && child_ && running_) child_->terminate(running_->exec()->grace);
+}
+
+void WaitService::close_timer() {
+    timer_.close([this] {
         timer_closed_ = true;
         maybe_free();
     });

@@ -216,6 +216,11 @@ class ControlTests(unittest.TestCase):
         mark = server.log_mark()
         self.assertEqual(ctl(self.sock, "disable", "echo").returncode, 0)
         server.wait_for(r"\bcontrol\b.*command=disable.*service=echo.*uid=%d" % os.getuid(), start=mark)
+        # Read-only commands too, at the default level (info).
+        for command in ("status", "services", "connections", "metrics"):
+            mark = server.log_mark()
+            self.assertEqual(ctl(self.sock, command).returncode, 0)
+            server.wait_for(r" info control command=%s .*uid=%d" % (command, os.getuid()), start=mark)
         self.assertEqual(server.stop(), 0)
 
     def test_tcp_control_and_socket_from_config(self):
@@ -312,6 +317,16 @@ class WatchTests(unittest.TestCase):
         self.server.wait_for(r"\breloaded\b", start=mark)
         time.sleep(1.0)  # anything still pending would have fired by now
         self.assertEqual(len(self.reloads_since(mark)), 1, self.server.log_text())
+        self.assertTrue(echo_answers(("127.0.0.1", self.port)))
+        self.assertEqual(self.server.stop(), 0)
+
+    def test_a_broken_file_is_a_counted_failure_and_changes_nothing(self):
+        mark = self.server.log_mark()
+        with open(os.path.join(self.server.dir, "services.d", "broken.json"), "w") as f:
+            f.write('{"services": {"x": ')
+        self.server.wait_for(r"\breload-failed\b.*trigger=watch", start=mark)
+        code, j = ctl_json(self.sock, "status")
+        self.assertEqual((j["generation"], j["reloads"]["failed"], j["reloads"]["succeeded"]), (1, 1, 0))
         self.assertTrue(echo_answers(("127.0.0.1", self.port)))
         self.assertEqual(self.server.stop(), 0)
 

@@ -11,12 +11,15 @@
 
 #include <chrono>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "control/control_server.hpp"
+#include "log/log.hpp"
 #include "server/server.hpp"
 #include "uv/loop.hpp"
 
@@ -217,6 +220,83 @@ TEST_CASE("a failed reload reports its errors and changes nothing") {
         CHECK(metrics.find("switchboard_reloads_total{result=\"failed\"} 1\n") != std::string::npos);
     }
     f.finish();
+}
+
+TEST_CASE("a reload answers when it is done, and requests sent behind it wait their turn") {
+    Fixture f;
+    {
+        Client c(f.loop, f.socket);
+        Client other(f.loop, f.socket);
+        // Both in one write: the status must not overtake the reload.
+        c.send("{\"command\":\"reload\"}\n{\"command\":\"status\"}\n");
+        other.send("{\"command\":\"reload\"}\n");
+        json r = c.reply();
+        CHECK(r["ok"] == false);  // missing.json
+        json status = c.reply();
+        CHECK(status["ok"] == true);
+        CHECK(status["reloads"]["failed"] >= 1);
+        CHECK(other.reply()["ok"] == false);
+        CHECK(f.control.reloads().failed >= 1);
+        CHECK(f.control.reloads().failed <= 2);  // the second request may have shared a load
+    }
+    f.finish();
+}
+
+TEST_CASE("a client waiting for its reload hears why when the server stops") {
+    Fixture f;
+    {
+        Client c(f.loop, f.socket);
+        c.send("{\"command\":\"reload\"}");
+        c.shutdown_write();  // an EOF behind the request must not drop its reply
+        for (int i = 0; i < 200 && !f.server.reload_in_flight(); ++i) f.loop.run(UV_RUN_NOWAIT);
+        REQUIRE(f.server.reload_in_flight());
+        f.server.shutdown(true);
+        json r = c.reply();
+        CHECK(r["ok"] == false);
+        REQUIRE(r["errors"].size() == 1);
+        CHECK(r["errors"][0] == "the server is shutting down; the reload was not applied");
+        CHECK(c.closed_by_server());
+    }
+    f.finish();
+}
+
+TEST_CASE("every command is logged with the peer's uid at info level") {
+    TempDir dir;
+    std::string log_file = dir.path + "/switchboard.log";
+    uv::Loop loop;
+    {
+        server::Server server(loop.get());
+        REQUIRE(server.start(dir.path + "/missing.json") == 0);
+        config::Config config;
+        config.log.level = config::LogLevel::info;
+        config.log.file = log_file;
+        config.control.socket = dir.path + "/control.sock";
+        REQUIRE(server.apply(config).ok());
+        control::ControlServer control(server);
+        server.add_observer(&control);
+        REQUIRE(control.start(config.control) == "");
+        {
+            Client c(loop, config.control.socket);
+            c.send("{\"command\":\"status\"}\n{\"command\":\"metrics\"}\n");
+            CHECK(c.reply()["ok"] == true);
+            CHECK(c.reply()["ok"] == true);
+        }
+        server.shutdown(true);
+        loop.run();
+    }
+    CHECK(loop.close() == 0);
+    config::Log quiet;
+    quiet.level = config::LogLevel::error;
+    REQUIRE(log::configure(quiet).empty());  // back to stderr before the file goes
+    std::ifstream in(log_file);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string uid = "uid=" + std::to_string(::getuid());
+    for (const char* command : {"status", "metrics"}) {
+        std::string want = std::string(" info control command=") + command + " ";
+        auto at = text.find(want);
+        REQUIRE_MESSAGE(at != std::string::npos, want, "\n", text);
+        CHECK(text.substr(at, text.find('\n', at) - at).find(uid) != std::string::npos);
+    }
 }
 
 TEST_CASE("drain replies, then the server closes everything, the control socket included") {

@@ -197,3 +197,28 @@ TEST_CASE("a watch that never started closes cleanly") {
     CHECK(closed);
     CHECK(loop.close() == 0);
 }
+
+TEST_CASE("kill_and_reap ends and reaps a child at once, for an owner that cannot watch it") {
+    uv::Loop loop;
+    process::Spawner spawner;
+    process::SpawnRequest request;
+    request.argv = {"/bin/sh", "-c", "trap '' TERM; exec sleep 30"};
+    process::Spawned child;
+    std::string error;
+    REQUIRE(spawner.spawn(request, child, error) == 0);
+    process::ChildWatch watch;
+    bool exited = false;
+    REQUIRE(watch.start(loop.get(), child, [&](const process::ExitStatus&) { exited = true; }) == 0);
+    process::ExitStatus status = watch.kill_and_reap();
+    CHECK(status.kind == process::ExitStatus::Kind::killed);
+    CHECK(status.signal == SIGKILL);
+    CHECK_FALSE(watch.running());
+    CHECK(waitpid(child.pid, nullptr, WNOHANG) == -1);  // no zombie left for anyone
+    CHECK(watch.kill_and_reap().kind == process::ExitStatus::Kind::lost);  // nothing left to reap
+    bool closed = false;
+    watch.close([&] { closed = true; });
+    loop.run();
+    CHECK(closed);
+    CHECK_FALSE(exited);  // on_exit is not called as well
+    CHECK(loop.close() == 0);
+}

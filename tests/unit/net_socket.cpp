@@ -1,0 +1,110 @@
+// Binding UNIX listeners by hand: a stale socket file is replaced, a live
+// one is not, and probing a live one never blocks, even when its backlog is
+// full (the probe runs on the loop during a reload).
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <future>
+#include <string>
+#include <vector>
+
+#include "net/socket.hpp"
+
+using namespace sb;
+
+namespace {
+
+struct TempDir {
+    std::string path;
+    TempDir() {
+        char tmpl[] = "/tmp/sb-socket-XXXXXX";
+        REQUIRE(::mkdtemp(tmpl) != nullptr);
+        path = tmpl;
+    }
+    ~TempDir() { (void)!std::system(("rm -rf '" + path + "'").c_str()); }
+};
+
+sockaddr_un unix_address(const std::string& path) {
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    std::memcpy(sun.sun_path, path.c_str(), path.size());
+    return sun;
+}
+
+config::Listen unix_listen(const std::string& path) {
+    config::Listen l;
+    l.endpoint.transport = net::Transport::unix_stream;
+    l.endpoint.host = path;
+    l.options.backlog = 8;
+    return l;
+}
+
+}  // namespace
+
+TEST_CASE("a socket file nobody listens on is replaced") {
+    TempDir dir;
+    std::string path = dir.path + "/stale.sock";
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un sun = unix_address(path);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0);
+    ::close(fd);
+
+    net::BoundSocket bound;
+    std::string error;
+    REQUIRE_MESSAGE(net::bind_listener(unix_listen(path), bound, error) == 0, error);
+    CHECK(bound.created_file);
+    ::close(bound.fd);
+}
+
+TEST_CASE("a listener with a full backlog is in use, and probing it does not block") {
+    TempDir dir;
+    std::string path = dir.path + "/busy.sock";
+    int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un sun = unix_address(path);
+    REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0);
+    REQUIRE(::listen(listener, 0) == 0);
+    // Fill the backlog: connect until the kernel says it would have to wait.
+    std::vector<int> clients;
+    for (int i = 0; i < 64; ++i) {
+        int c = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        REQUIRE(c >= 0);
+        if (::connect(c, reinterpret_cast<sockaddr*>(&sun), sizeof sun) != 0) {
+            int err = errno;
+            ::close(c);
+            REQUIRE(err == EAGAIN);
+            break;
+        }
+        clients.push_back(c);
+    }
+    REQUIRE_FALSE(clients.empty());
+
+    auto probe = std::async(std::launch::async, [&] {
+        net::BoundSocket bound;
+        std::string error;
+        int rc = net::bind_listener(unix_listen(path), bound, error);
+        if (bound.fd >= 0) ::close(bound.fd);
+        return std::make_pair(rc, error);
+    });
+    bool answered = probe.wait_for(std::chrono::seconds(2)) == std::future_status::ready;
+    // A blocked probe goes on once the backlog has room: don't leave it hanging.
+    if (!answered) ::close(::accept(listener, nullptr, nullptr));
+    auto [rc, error] = probe.get();
+    CHECK_MESSAGE(answered, "bind_listener blocked on a listener with a full backlog");
+    if (answered) {
+        CHECK(rc == -EADDRINUSE);
+        CHECK(error.find("in use") != std::string::npos);
+        struct stat st {};
+        CHECK(::stat(path.c_str(), &st) == 0);  // the live socket's file is untouched
+    }
+    for (int c : clients) ::close(c);
+    ::close(listener);
+}

@@ -12,7 +12,10 @@ namespace {
 
 // The usual default soft limit, for when getrlimit cannot say.
 constexpr std::uint64_t k_fallback_limit = 1024;
-constexpr std::uint64_t k_min_headroom = 32;
+constexpr std::uint64_t k_min_headroom = 64;
+// What a reload binds and a spawn opens at once is a handful of fds, not a
+// share of a large table: past this, headroom would only refuse clients.
+constexpr std::uint64_t k_max_headroom = 4096;
 
 }  // namespace
 
@@ -39,7 +42,7 @@ FdBudget::FdBudget(std::uint64_t limit, std::uint64_t open_now)
     : limit_(limit), headroom_(headroom_for(limit)), base_(open_now) {}
 
 std::uint64_t FdBudget::headroom_for(std::uint64_t limit) {
-    return std::min(std::max(k_min_headroom, limit / 20), limit / 2);
+    return std::min(std::clamp(limit / 100, k_min_headroom, k_max_headroom), limit / 2);
 }
 
 void FdBudget::acquire_fd(int fd) {

@@ -24,8 +24,9 @@ public:
     // A budget of `limit` fds, `open_now` of them in use (tests, and of_process()).
     FdBudget(std::uint64_t limit, std::uint64_t open_now);
 
-    // Headroom for a limit: max(32, 5% of it), but never more than half of
-    // it, so a small limit still serves some connections.
+    // Headroom for a limit: 1% of it, at least 64 and at most 4096, but
+    // never more than half of it, so a small limit still serves some
+    // connections.
     [[nodiscard]] static std::uint64_t headroom_for(std::uint64_t limit);
 
     // The server took (acquire) or closed (release) `n` fds it reports.

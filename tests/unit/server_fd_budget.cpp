@@ -11,29 +11,30 @@
 
 using sb::server::FdBudget;
 
-TEST_CASE("headroom is max(32, 5%), at most half the limit") {
-    CHECK(FdBudget::headroom_for(1'048'576) == 52428);
-    CHECK(FdBudget::headroom_for(20'000) == 1000);
-    CHECK(FdBudget::headroom_for(1024) == 51);
-    CHECK(FdBudget::headroom_for(640) == 32);   // 5% is exactly 32
-    CHECK(FdBudget::headroom_for(400) == 32);   // 5% would be 20
+TEST_CASE("headroom is 1% of the limit, at least 64 and at most 4096, never more than half") {
+    CHECK(FdBudget::headroom_for(1'048'576) == 4096);  // 1% would be 10485
+    CHECK(FdBudget::headroom_for(409'600) == 4096);    // 1% is exactly 4096
+    CHECK(FdBudget::headroom_for(20'000) == 200);
+    CHECK(FdBudget::headroom_for(6400) == 64);  // 1% is exactly 64
+    CHECK(FdBudget::headroom_for(1024) == 64);  // 1% would be 10
+    CHECK(FdBudget::headroom_for(128) == 64);   // half of 128
     CHECK(FdBudget::headroom_for(64) == 32);    // half of 64
     CHECK(FdBudget::headroom_for(40) == 20);
     CHECK(FdBudget::headroom_for(0) == 0);
 }
 
 TEST_CASE("accepting pauses when only the headroom is left, and resumes below it") {
-    FdBudget budget(1024, 10);  // headroom 51: connections may use up to 973
-    REQUIRE(budget.headroom() == 51);
-    CHECK(budget.available() == 963);
-    budget.acquire(961);  // n-1 short of the ceiling... two left
+    FdBudget budget(1024, 10);  // headroom 64: connections may use up to 960
+    REQUIRE(budget.headroom() == 64);
+    CHECK(budget.available() == 950);
+    budget.acquire(948);  // two short of the ceiling
     CHECK(budget.available() == 2);
     CHECK_FALSE(budget.should_pause());
     budget.acquire();  // n-1 in use
     CHECK(budget.available() == 1);
     CHECK_FALSE(budget.should_pause());
     budget.acquire();  // n: the ceiling
-    CHECK(budget.in_use() == 973);
+    CHECK(budget.in_use() == 960);
     CHECK(budget.available() == 0);
     CHECK(budget.should_pause());
     budget.acquire();  // n+1: past it (a child's pipes, say)
@@ -45,11 +46,11 @@ TEST_CASE("accepting pauses when only the headroom is left, and resumes below it
 }
 
 TEST_CASE("children may use half the headroom, reloads keep the other half") {
-    FdBudget budget(1024, 0);  // headroom 51
-    budget.acquire(973);
+    FdBudget budget(1024, 0);  // headroom 64
+    budget.acquire(960);
     REQUIRE(budget.should_pause());
-    CHECK(budget.can_spawn(26));   // 973 + 26 + 25 = 1024
-    CHECK_FALSE(budget.can_spawn(27));
+    CHECK(budget.can_spawn(32));   // 960 + 32 + 32 = 1024
+    CHECK_FALSE(budget.can_spawn(33));
 }
 
 TEST_CASE("release never goes below zero") {

@@ -8,7 +8,7 @@
 
 namespace sb::io {
 
-int open_child_pipe(PipeFlow flow, ChildPipe& out) {
+int open_child_pipe(PipeFlow flow, ChildPipe& out, std::size_t capacity) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) return -errno;
     int read_end = fds[0];
@@ -21,6 +21,7 @@ int open_child_pipe(PipeFlow flow, ChildPipe& out) {
         close(write_end);
         return -err;
     }
+    if (capacity != 0) (void)fcntl(server, F_SETPIPE_SZ, static_cast<int>(capacity));
     out.server = server;
     out.child = child;
     return 0;

@@ -93,7 +93,7 @@ void SplicePump::moved(Direction& d, std::size_t n) {
 }
 
 SplicePump::Step SplicePump::splice_step(Direction& d) {
-    ssize_t n = splice_(fds_[d.source], fds_[d.destination], k_chunk, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+    ssize_t n = splice_(fds_[d.source], fds_[d.destination], k_splice_length, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
     if (n > 0) {
         moved(d, static_cast<std::size_t>(n));
         return Step::moved;

@@ -35,6 +35,7 @@
 #include <functional>
 #include <memory>
 
+#include "io/pipe.hpp"
 #include "uv/poll.hpp"
 
 namespace sb::io {
@@ -43,7 +44,9 @@ class SplicePump {
 public:
     enum class Way : std::uint8_t { in, out };  // in: client → child; out: child → client
 
-    static constexpr std::size_t k_chunk = 64 * 1024;  // per system call, and the fallback buffer's size
+    static constexpr std::size_t k_chunk = 64 * 1024;  // per copy: the fallback buffer's size
+    // Per splice call: as much as an exec session's pipe holds.
+    static constexpr std::size_t k_splice_length = k_splice_pipe_capacity;
     static constexpr int k_calls_per_wakeup = 16;       // fairness between connections
 
     // splice(from, NULL, to, NULL, length, flags); a test seam.

@@ -72,9 +72,9 @@ void ExecSession::start() {
 
 int ExecSession::start_splice(process::SpawnRequest& request, std::string& error) {
     io::ChildPipe in, out;
-    int rc = io::open_child_pipe(io::PipeFlow::to_child, in);
+    int rc = io::open_child_pipe(io::PipeFlow::to_child, in, io::k_splice_pipe_capacity);
     if (rc == 0) {
-        rc = io::open_child_pipe(io::PipeFlow::from_child, out);
+        rc = io::open_child_pipe(io::PipeFlow::from_child, out, io::k_splice_pipe_capacity);
         if (rc < 0) {
             ::close(in.server);
             ::close(in.child);

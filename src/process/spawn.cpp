@@ -68,13 +68,14 @@ struct Plan {
     char* const* argv = nullptr;
     char* const* envp = nullptr;
     char* listen_pid_digits = nullptr;  // k_pid_digits + 1 bytes, or null
+    const int* reset_signals = nullptr;  // the signals not at SIG_DFL in the server
+    std::size_t reset_signal_count = 0;
 
     FdMapping fds[k_max_fd_mappings];
     std::size_t fd_count = 0;
     int first_above_targets = 0;  // one more than the highest target
     unsigned close_ranges[k_max_fd_mappings + 1][2] = {};
     std::size_t close_range_count = 0;
-    unsigned close_loop_limit = 0;  // for kernels without close_range
 
     bool new_session = false;
     const std::uint64_t* rlimits = nullptr;  // triples: resource, soft, hard
@@ -112,13 +113,13 @@ SB_CHILD_CODE int child_main(void* arg) {
     auto* plan = static_cast<Plan*>(arg);
 
     // The parent blocked every signal around clone(), so no server handler
-    // can run here. Reset dispositions (SIG_IGN survives execve; handlers
-    // would run server code on this stack), then unblock everything. An
-    // all-zero kernel sigaction is SIG_DFL with no flags on every layout.
+    // can run here. Reset what is not at its default (SIG_IGN survives
+    // execve; a handler would run server code on this stack), then unblock
+    // everything. An all-zero kernel sigaction is SIG_DFL with no flags on
+    // every layout.
     unsigned long default_action[8] = {};
-    for (int sig = 1; sig < _NSIG; ++sig) {
-        if (sig == SIGKILL || sig == SIGSTOP) continue;
-        syscall(SYS_rt_sigaction, sig, default_action, nullptr, k_kernel_sigset_size);
+    for (std::size_t i = 0; i < plan->reset_signal_count; ++i) {
+        syscall(SYS_rt_sigaction, plan->reset_signals[i], default_action, nullptr, k_kernel_sigset_size);
     }
     unsigned long empty_mask[2] = {};
     if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, empty_mask, nullptr, k_kernel_sigset_size) != 0) {
@@ -144,7 +145,12 @@ SB_CHILD_CODE int child_main(void* arg) {
         unsigned last = plan->close_ranges[r][1];
         if (syscall(SYS_close_range, first, last, 0) == 0) continue;
         if (errno != ENOSYS) child_fail(plan, Step::close_fds);
-        for (unsigned fd = first; fd <= last && fd < plan->close_loop_limit; ++fd) syscall(SYS_close, fd);
+        // A kernel before 5.9: close one by one, up to the fd limit (asked
+        // here, on this rare path, rather than by every spawn).
+        rlimit nofile{};
+        (void)syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, nullptr, &nofile);
+        rlim_t limit = std::min<rlim_t>(std::max(nofile.rlim_cur, nofile.rlim_max), 1U << 20);
+        for (unsigned fd = first; fd <= last && fd < limit; ++fd) syscall(SYS_close, fd);
     }
 
     for (std::size_t i = 0; i < plan->rlimit_count; ++i) {
@@ -308,16 +314,24 @@ void plan_attributes(Plan& plan, const config::Exec& a, std::vector<std::uint64_
     plan.close_ranges[plan.close_range_count][1] = ~0U;
     ++plan.close_range_count;
     plan.first_above_targets = static_cast<int>(next);
-
-    rlimit nofile{};
-    getrlimit(RLIMIT_NOFILE, &nofile);
-    plan.close_loop_limit = static_cast<unsigned>(std::min<rlim_t>(std::max(nofile.rlim_cur, nofile.rlim_max), 1U << 20));
     return 0;
 }
 
 std::string sentence(std::string_view what, int err) { return std::string(what) + ": " + std::strerror(err); }
 
 }  // namespace
+
+void Spawner::read_signal_dispositions() {
+    reset_signals_.clear();
+    for (int sig = 1; sig < _NSIG; ++sig) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        struct sigaction current {};
+        // A signal glibc keeps for itself (the real-time ones it uses for
+        // threads) cannot be asked about; resetting it is harmless.
+        if (sigaction(sig, nullptr, &current) != 0 || current.sa_handler != SIG_DFL) reset_signals_.push_back(sig);
+    }
+    signals_read_ = true;
+}
 
 Spawner::~Spawner() {
     if (stack_ != nullptr) munmap(stack_, k_stack_size + k_guard_size);
@@ -363,6 +377,9 @@ int Spawner::spawn(const SpawnRequest& request, Spawned& out, std::string& error
     plan.path = argv_[0];
     plan.argv = argv_.data();
     plan.envp = envp_.data();
+    if (!signals_read_) read_signal_dispositions();
+    plan.reset_signals = reset_signals_.data();
+    plan.reset_signal_count = reset_signals_.size();
     if (request.attributes != nullptr) plan_attributes(plan, *request.attributes, rlimits_, groups_);
 
     if (injected_clone_error_ != 0) {

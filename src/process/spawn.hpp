@@ -59,6 +59,13 @@ struct Spawned {
 // scratch arrays, so a spawn allocates nothing once warm. One per loop
 // thread; not thread-safe; never moved while a spawn runs (it cannot: the
 // calling thread is suspended until the child execs).
+//
+// The child puts back to SIG_DFL every signal that was not at SIG_DFL when
+// the first spawn read the dispositions (handlers, and SIG_IGN, which would
+// survive execve), rather than all 64: that saves the child, and so the
+// suspended loop, some sixty system calls per spawn. Install every signal
+// handler before the first spawn (the server does, in Server::start), or
+// call reread_signal_dispositions() after changing one.
 class Spawner {
 public:
     Spawner() = default;
@@ -72,11 +79,18 @@ public:
     // before exec is reaped here) and no fd is leaked.
     [[nodiscard]] int spawn(const SpawnRequest& request, Spawned& out, std::string& error);
 
+    // After a signal's disposition changed from SIG_DFL: read them all again.
+    void reread_signal_dispositions() { read_signal_dispositions(); }
+
     // Test seam: the next spawn fails at "clone" with `error` (an errno).
     void fail_next_clone(int error) { injected_clone_error_ = error; }
 
 private:
+    void read_signal_dispositions();
+
     void* stack_ = nullptr;  // k_stack_size bytes plus a guard page below
+    std::vector<int> reset_signals_;  // not at SIG_DFL when last read
+    bool signals_read_ = false;
     std::vector<char*> argv_;
     std::vector<char*> envp_;
     std::vector<gid_t> groups_;

@@ -336,6 +336,52 @@ TEST_CASE("the child starts with no blocked and no ignored signals") {
     CHECK(r.out == "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
 }
 
+namespace {
+void ignore_signal(int) {}
+
+// The SigIgn and SigCgt lines of a /proc/PID/status text.
+std::string ignored_and_caught(const std::string& status) {
+    std::string out;
+    std::size_t at = 0;
+    while (at < status.size()) {
+        std::size_t end = status.find('\n', at);
+        if (end == std::string::npos) end = status.size();
+        std::string line = status.substr(at, end - at);
+        if (line.starts_with("SigIgn:") || line.starts_with("SigCgt:")) out += line + "\n";
+        at = end + 1;
+    }
+    return out;
+}
+}  // namespace
+
+TEST_CASE("signals the server handles or ignores are back at their default in the child") {
+    // Dispositions are read at the first spawn; one changed later is seen
+    // after reread_signal_dispositions(). SIG_IGN is what would survive
+    // execve (a handler cannot; resetting it closes the window before the
+    // exec, which no test can see). cat installs no handler of its own.
+    struct sigaction ignore{};
+    ignore.sa_handler = SIG_IGN;
+    struct sigaction handle{};
+    handle.sa_handler = ignore_signal;
+    struct sigaction old_usr1{};
+    struct sigaction old_usr2{};
+    struct sigaction old_winch{};
+    sigaction(SIGUSR1, &handle, &old_usr1);
+    sigaction(SIGUSR2, &ignore, &old_usr2);
+    process::Spawner spawner;
+    auto first = run(spawner, {"/bin/cat", "/proc/self/status"});
+    sigaction(SIGWINCH, &ignore, &old_winch);
+    spawner.reread_signal_dispositions();
+    auto second = run(spawner, {"/bin/cat", "/proc/self/status"});
+    sigaction(SIGUSR1, &old_usr1, nullptr);
+    sigaction(SIGUSR2, &old_usr2, nullptr);
+    sigaction(SIGWINCH, &old_winch, nullptr);
+    REQUIRE(first.rc == 0);
+    CHECK(ignored_and_caught(first.out) == "SigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\n");
+    REQUIRE(second.rc == 0);
+    CHECK(ignored_and_caught(second.out) == "SigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\n");
+}
+
 TEST_CASE("new_session makes the child a session and group leader") {
     config::Exec exec;
     exec.new_session = true;

@@ -156,8 +156,12 @@ def connect(addr, timeout=5):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     else:
         s = socket.socket(socket.AF_INET6 if ":" in addr[0] else socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.connect(addr)
+    try:
+        s.settimeout(timeout)
+        s.connect(addr)
+    except BaseException:
+        s.close()
+        raise
     return s
 
 

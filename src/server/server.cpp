@@ -85,6 +85,10 @@ std::uint32_t fds_per_connection(const config::Service& def) {
     return exec->io == config::IoMode::splice ? 5 : 2;
 }
 
+// What a wait-mode child costs the server while it runs: its pidfd, its
+// stderr pipe, and the service's duplicate of the socket.
+constexpr std::uint32_t k_wait_child_fds = 3;
+
 // The fds a spawn needs for a moment beyond what the connection keeps:
 // the child's ends of its pipes, until the child has them.
 constexpr std::uint32_t k_spawn_transient_fds = 3;
@@ -437,9 +441,15 @@ void Server::hand_off(Listener& listener, const std::shared_ptr<ServiceRuntime>&
         services::WaitService::Events events{
             .hold = [w] { if (w->listener != nullptr) w->listener->pause(k_pause_wait_child); },
             .release = [w] { if (w->listener != nullptr) w->listener->resume(k_pause_wait_child); },
-            .spawned = [this, w](pid_t pid) { child_spawned(*w->runtime, pid); },
+            .spawned =
+                [this, w](pid_t pid) {
+                    fd_budget_.acquire(k_wait_child_fds);
+                    child_spawned(*w->runtime, pid);
+                },
             .spawn_failed = [this, w](std::string_view error) { spawn_failed(*w->runtime, "-", error); },
             .exited = [this, w](pid_t pid, const process::ExitStatus& st) {
+                fd_budget_.release(k_wait_child_fds);
+                update_fd_pause();
                 ServiceRuntime& s = *w->runtime;
                 child_exited(s, pid, st.kind == process::ExitStatus::Kind::exited ? st.code : -1,
                              st.kind == process::ExitStatus::Kind::killed ? st.signal : 0);

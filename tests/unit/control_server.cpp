@@ -18,25 +18,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "temp_dir.hpp"
 #include "control/control_server.hpp"
 #include "log/log.hpp"
 #include "server/server.hpp"
 #include "uv/loop.hpp"
 
 using namespace sb;
+using sb::test::TempDir;
 using nlohmann::json;
 
 namespace {
-
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/sb-control-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() { (void)!std::system(("rm -rf '" + path + "'").c_str()); }
-};
 
 // A test client on a non-blocking socket, served by running the loop.
 class Client {
@@ -112,7 +104,7 @@ private:
 };
 
 struct Fixture {
-    TempDir dir;
+    TempDir dir{"sb-control"};
     uv::Loop loop;
     std::string socket = dir.path + "/run/control.sock";
     server::Server server{loop.get()};
@@ -261,7 +253,7 @@ TEST_CASE("a client waiting for its reload hears why when the server stops") {
 }
 
 TEST_CASE("every command is logged with the peer's uid at info level") {
-    TempDir dir;
+    TempDir dir{"sb-control"};
     std::string log_file = dir.path + "/switchboard.log";
     uv::Loop loop;
     {
@@ -312,7 +304,7 @@ TEST_CASE("drain replies, then the server closes everything, the control socket 
 }
 
 TEST_CASE("a stale socket file is replaced; a live one is not") {
-    TempDir dir;
+    TempDir dir{"sb-control"};
     std::string path = dir.path + "/c.sock";
     {
         // A socket file nobody listens on any more.

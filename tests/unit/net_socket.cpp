@@ -17,21 +17,13 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.hpp"
 #include "net/socket.hpp"
 
 using namespace sb;
+using sb::test::TempDir;
 
 namespace {
-
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/sb-socket-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() { (void)!std::system(("rm -rf '" + path + "'").c_str()); }
-};
 
 sockaddr_un unix_address(const std::string& path) {
     sockaddr_un sun{};
@@ -51,7 +43,7 @@ config::Listen unix_listen(const std::string& path) {
 }  // namespace
 
 TEST_CASE("a socket file nobody listens on is replaced") {
-    TempDir dir;
+    TempDir dir{"sb-socket"};
     std::string path = dir.path + "/stale.sock";
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un sun = unix_address(path);
@@ -66,7 +58,7 @@ TEST_CASE("a socket file nobody listens on is replaced") {
 }
 
 TEST_CASE("a listener with a full backlog is in use, and probing it does not block") {
-    TempDir dir;
+    TempDir dir{"sb-socket"};
     std::string path = dir.path + "/busy.sock";
     int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un sun = unix_address(path);

@@ -10,27 +10,16 @@
 #include <string>
 #include <thread>
 
+#include "temp_dir.hpp"
 #include "server/config_watcher.hpp"
 #include "switchboard/config/load.hpp"
 #include "uv/loop.hpp"
 
 using namespace sb;
+using sb::test::TempDir;
+using sb::test::write_file;
 
 namespace {
-
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/sb-watch-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() { (void)!std::system(("rm -rf '" + path + "'").c_str()); }
-};
-
-void write_file(const std::string& path, const std::string& text) {
-    std::ofstream(path) << text;
-}
 
 // Like an editor: write a new file beside it, then rename it over.
 void replace_file(const std::string& path, const std::string& text) {
@@ -76,7 +65,7 @@ TEST_CASE("which names in a watched directory can change the configuration") {
 }
 
 TEST_CASE("a rename-replace, a new included file and a burst each make one reload") {
-    TempDir dir;
+    TempDir dir{"sb-watch"};
     std::string main = dir.path + "/switchboard.json";
     REQUIRE(::mkdir((dir.path + "/services.d").c_str(), 0755) == 0);
     write_file(main, config_text(0));

@@ -16,25 +16,16 @@
 #include <thread>
 #include <vector>
 
+#include "temp_dir.hpp"
 #include "server/server.hpp"
 #include "switchboard/config/load.hpp"
 #include "uv/loop.hpp"
 
 using namespace sb;
+using sb::test::TempDir;
+using sb::test::write_file;
 
 namespace {
-
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/sb-reload-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() { (void)!std::system(("rm -rf '" + path + "'").c_str()); }
-};
-
-void write_file(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 // A valid main file; `grace` is its drain_grace in seconds, so versions differ.
 std::string config_text(int grace, const std::string& services = "{}") {
@@ -63,7 +54,7 @@ bool run_until(uv::Loop& loop, F&& done, int ms = 5000) {
 }
 
 struct Fixture {
-    TempDir dir;
+    TempDir dir{"sb-reload"};
     std::string main = dir.path + "/switchboard.json";
     uv::Loop loop;
     server::Server server{loop.get()};

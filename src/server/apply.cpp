@@ -164,11 +164,7 @@ ApplyReport Server::apply(const config::Config& next, double load_milliseconds) 
             l->set_handoff(handoff);
             l->set_accept_blocking(exec != nullptr && !exec->wait && exec->io == config::IoMode::socket);
             if (!handoff) retire_waiter(l, config_.drain_grace);
-            if (off) {
-                l->pause(k_pause_disabled);
-            } else {
-                l->resume(k_pause_disabled);
-            }
+            l->set_paused(k_pause_disabled, off);
             if (fd_paused_) l->pause(k_pause_fds);
             l->resume(k_pause_starting);
         }

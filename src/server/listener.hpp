@@ -58,6 +58,8 @@ public:
 
     void pause(PauseReason reason);
     void resume(PauseReason reason);
+    // pause(reason) when `paused`, else resume(reason).
+    void set_paused(PauseReason reason, bool paused) { paused ? pause(reason) : resume(reason); }
     [[nodiscard]] bool paused_for(PauseReason reason) const { return (pause_reasons_ & reason) != 0; }
     [[nodiscard]] bool serving() const { return pause_reasons_ == 0; }
 

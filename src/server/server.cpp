@@ -379,11 +379,7 @@ void Server::update_pauses(ServiceRuntime& service) {
         // Datagrams to built-ins are not connections: no connection limit
         // holds them back. A UDP wait service pauses at max_children.
         if (l->is_datagram() && service.definition->builtin() != nullptr) continue;
-        if (at_limit) {
-            l->pause(k_pause_limit);
-        } else {
-            l->resume(k_pause_limit);
-        }
+        l->set_paused(k_pause_limit, at_limit);
     }
 }
 
@@ -403,11 +399,7 @@ void Server::update_fd_pause() {
         log::info("fd-budget-resume", {{"open", fd_budget_.in_use()}, {"limit", fd_budget_.limit()}});
     }
     for (auto& [key, l] : listeners_) {
-        if (pause) {
-            l->pause(k_pause_fds);
-        } else {
-            l->resume(k_pause_fds);
-        }
+        l->set_paused(k_pause_fds, pause);
     }
 }
 
@@ -703,11 +695,7 @@ bool Server::set_enabled(const std::string& name, bool enabled) {
     service.disabled = !enabled;
     bool off = service.disabled;
     for (Listener* l : service.listeners) {
-        if (off) {
-            l->pause(k_pause_disabled);
-        } else {
-            l->resume(k_pause_disabled);
-        }
+        l->set_paused(k_pause_disabled, off);
     }
     log::info(enabled ? "enabled" : "disabled", {{"service", name}});
     return true;

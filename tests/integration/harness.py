@@ -63,11 +63,16 @@ class Server:
         self.cond = threading.Condition()
 
     def write_config(self, config, path=None):
-        with open(path or self.path, "w") as f:
+        """Replaces the file whole, as editors do (write, then rename), so a
+        reload that reads it meanwhile sees the old text or the new one,
+        never a half-written file."""
+        target = path or self.path
+        with open(target + ".partial", "w") as f:
             if isinstance(config, str):
                 f.write(config)
             else:
                 json.dump(config, f, indent=2)
+        os.replace(target + ".partial", target)
 
     def start(self, wait_ready=True, timeout=10):
         self.proc = subprocess.Popen(

@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "control/protocol.hpp"
+#include "net/peer_credentials.hpp"
 
 namespace sb::control {
 namespace {
@@ -25,11 +26,9 @@ ControlPeer ControlPeer::of(int fd) {
     addr.length = sizeof addr.storage;
     if (::getpeername(fd, addr.get(), &addr.length) == 0) peer.address = addr.to_string();
     if (addr.family() == AF_UNIX) {
-        ucred cred{};
-        socklen_t len = sizeof cred;
-        if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-            peer.uid = cred.uid;
-            peer.pid = cred.pid;
+        if (auto cred = net::peer_credentials(fd)) {
+            peer.uid = cred->uid;
+            peer.pid = cred->pid;
         }
     }
     return peer;

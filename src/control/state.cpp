@@ -12,17 +12,6 @@
 namespace sb::control {
 namespace {
 
-std::string_view builtin_name(config::Builtin b) {
-    switch (b) {
-        case config::Builtin::echo: return "echo";
-        case config::Builtin::discard: return "discard";
-        case config::Builtin::chargen: return "chargen";
-        case config::Builtin::daytime: return "daytime";
-        case config::Builtin::time: return "time";
-    }
-    return "?";
-}
-
 std::string state_of(const server::Server& server, const server::ServiceRuntime& runtime) {
     if (server.stopping() || runtime.removed) return "draining";
     return runtime.disabled ? "disabled" : "enabled";
@@ -32,13 +21,9 @@ ServiceView view_of(const server::Server& server, const server::ServiceRuntime& 
     const config::Service& def = *runtime.definition;
     ServiceView v;
     v.name = def.name;
-    if (const auto* b = def.builtin()) {
-        v.kind = "builtin";
-        v.action = builtin_name(*b);
-    } else if (const auto* e = def.exec()) {
-        v.kind = "exec";
-        v.action = e->argv.empty() ? std::string() : e->argv.front();
-    }
+    services::KindDescription kind = runtime.kind->describe();
+    v.kind = std::move(kind.kind);
+    v.action = std::move(kind.action);
     // A removed service has no listeners of its own any more.
     if (!runtime.removed) {
         for (const auto& l : def.listen) v.listeners.push_back(l.endpoint.to_string());

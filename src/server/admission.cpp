@@ -70,33 +70,6 @@ bool AccessList::allows(const net::IpAddress& ip) const {
     return allow_unmatched_;
 }
 
-// ---- UNIX peer credentials ---------------------------------------------------
-
-std::optional<PeerCredentials> peer_credentials(int fd, bool with_groups) {
-    ucred cred{};
-    socklen_t len = sizeof cred;
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof cred) return std::nullopt;
-    PeerCredentials out;
-    out.uid = cred.uid;
-    out.gid = cred.gid;
-    if (with_groups) {
-        // SO_PEERGROUPS says how much room it needs when given too little.
-        out.groups.resize(32);
-        for (int attempt = 0; attempt < 2; ++attempt) {
-            auto size = static_cast<socklen_t>(out.groups.size() * sizeof(gid_t));
-            if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, out.groups.data(), &size) == 0) {
-                out.groups.resize(size / sizeof(gid_t));
-                break;
-            }
-            if (errno != ERANGE) {
-                out.groups.clear();
-                break;
-            }
-            out.groups.resize(size / sizeof(gid_t) + 1);
-        }
-    }
-    return out;
-}
 
 bool credentials_allowed(const config::Admission& admission, const PeerCredentials& peer) {
     if (admission.peer_uids.empty() && admission.peer_gids.empty()) return true;
@@ -154,13 +127,13 @@ const config::Admission& ServiceAdmission::settings() const {
     return service_ ? service_->admission : default_admission();
 }
 
-void ServiceAdmission::configure(std::shared_ptr<const config::Service> service, std::uint64_t now) {
+void ServiceAdmission::configure(std::shared_ptr<const config::Service> service, std::uint64_t now, bool spawns_children) {
     config::Rate old_rate = settings().rate;
     config::Rate old_source_rate = settings().source_rate;
     service_ = std::move(service);
     const auto& a = settings();
     access_ = AccessList(a.allow, a.deny);
-    exec_ = service_ && service_->exec() != nullptr;
+    spawns_children_ = spawns_children;
     // A rate that was off has an empty bucket; a reload must not start it empty.
     if (!old_rate.enabled() && a.rate.enabled()) {
         connection_rate_ = TokenBucket(a.rate, now);
@@ -231,7 +204,7 @@ Decision ServiceAdmission::admit(GlobalAdmission& global, const net::SockAddr& p
     if (source != nullptr && !source->bucket.has_token(a.source_rate, now)) return rejected(RejectReason::rate);
 
     // What it will cost: a child, for exec services.
-    if (exec_ && children_full(global)) return rejected(RejectReason::max_children);
+    if (spawns_children_ && children_full(global)) return rejected(RejectReason::max_children);
 
     connection_rate_.take(a.rate);
     if (track) {
@@ -283,7 +256,7 @@ void ServiceAdmission::child_exited(GlobalAdmission& global) {
 
 bool ServiceAdmission::should_pause(const GlobalAdmission& global) const {
     if (settings().on_limit != config::OnLimit::pause) return false;
-    return connections_full(global) || (exec_ && children_full(global));
+    return connections_full(global) || (spawns_children_ && children_full(global));
 }
 
 void ServiceAdmission::prune(std::uint64_t now) { forget_idle(now, max_idle_sources_); }

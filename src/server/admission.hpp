@@ -26,6 +26,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "net/peer_credentials.hpp"
 #include "server/log_limiter.hpp"
 #include "server/reject_reason.hpp"
 #include "server/token_bucket.hpp"
@@ -55,16 +56,9 @@ private:
     bool allow_unmatched_ = true;
 };
 
-// A UNIX-socket peer as SO_PEERCRED (and SO_PEERGROUPS) describe it.
-struct PeerCredentials {
-    uid_t uid = 0;
-    gid_t gid = 0;
-    std::vector<gid_t> groups;  // supplementary groups, read only when peer_gids are configured
-};
-
-// Reads the credentials of the peer of the UNIX socket `fd`; nullopt if the
-// kernel will not say. `with_groups` adds SO_PEERGROUPS.
-[[nodiscard]] std::optional<PeerCredentials> peer_credentials(int fd, bool with_groups);
+// A UNIX-socket peer (net/peer_credentials.hpp).
+using net::PeerCredentials;
+using net::peer_credentials;
 
 // peer_uids/peer_gids: with neither configured everyone passes; otherwise
 // the uid must be listed in peer_uids, or the gid or one of the groups in
@@ -134,7 +128,9 @@ public:
     // Takes the service's (new) definition: at start and on every reload.
     // Counts, buckets and the per-source table carry over; a rate that was
     // off and is now on starts with a full bucket.
-    void configure(std::shared_ptr<const config::Service> service, std::uint64_t now);
+    // `spawns_children`: the service's kind starts children, so
+    // max_children holds its connections back.
+    void configure(std::shared_ptr<const config::Service> service, std::uint64_t now, bool spawns_children);
 
     // A stream connection from `peer`, accepted on `fd` (read only for a
     // UNIX peer's credentials when peer_uids/peer_gids are set). When
@@ -203,7 +199,7 @@ private:
 
     std::shared_ptr<const config::Service> service_;
     AccessList access_;
-    bool exec_ = false;
+    bool spawns_children_ = false;
     std::uint32_t active_ = 0;
     std::uint32_t children_ = 0;
     TokenBucket connection_rate_{config::Rate{}, 0};

@@ -95,9 +95,18 @@ ApplyReport Server::apply(const config::Config& next, double load_milliseconds) 
     // 2. From here on nothing can fail. The new listener table.
     std::map<std::string, Listener*> next_listeners;
     for (Listener* l : fresh) next_listeners[l->endpoint().to_string()] = l;
-    for (const auto& key : plan.keep) next_listeners[key] = listeners_.at(key);
+    // The plan was made from the running listeners, so every key it keeps,
+    // updates or closes is one of them; still, nothing here may throw.
+    auto running = [this](const std::string& key) -> Listener* {
+        auto it = listeners_.find(key);
+        return it != listeners_.end() ? it->second : nullptr;
+    };
+    for (const auto& key : plan.keep) {
+        if (Listener* listener = running(key)) next_listeners[key] = listener;
+    }
     for (const auto& l : plan.update) {
-        Listener* listener = listeners_.at(l.endpoint.to_string());
+        Listener* listener = running(l.endpoint.to_string());
+        if (listener == nullptr) continue;
         update_in_place(listener->fd(), listener->listen(), l);
         listener->update(l);
         next_listeners[l.endpoint.to_string()] = listener;
@@ -116,9 +125,13 @@ ApplyReport Server::apply(const config::Config& next, double load_milliseconds) 
             runtime->disabled = !def.enabled;
         }
         runtime->definition = std::make_shared<const config::Service>(def);
-        runtime->admission.configure(runtime->definition, uv_now(loop_));
+        runtime->kind = services::make_kind(runtime->definition);
+        runtime->admission.configure(runtime->definition, uv_now(loop_), runtime->kind->spawns_children());
         runtime->listeners.clear();
-        for (const auto& l : def.listen) runtime->listeners.push_back(next_listeners[l.endpoint.to_string()]);
+        for (const auto& l : def.listen) {
+            auto it = next_listeners.find(l.endpoint.to_string());
+            if (it != next_listeners.end()) runtime->listeners.push_back(it->second);
+        }
         next_services[name] = std::move(runtime);
     }
 
@@ -133,9 +146,11 @@ ApplyReport Server::apply(const config::Config& next, double load_milliseconds) 
         runtime->admission.flush_log(std::numeric_limits<std::uint64_t>::max());
     }
     for (const auto& key : plan.close) {
+        Listener* listener = running(key);
+        if (listener == nullptr) continue;
         // A wait-mode child that has this socket drains like a connection.
-        retire_waiter(listeners_.at(key), next.drain_grace, true);
-        listeners_.at(key)->close(true);
+        retire_waiter(listener, next.drain_grace, true);
+        listener->close(true);
     }
     report.added = std::move(plan.added);
     report.changed = std::move(plan.changed);
@@ -156,20 +171,15 @@ ApplyReport Server::apply(const config::Config& next, double load_milliseconds) 
     // Listeners came and went: count the fd table afresh.
     (void)fd_budget_.measure();
     for (auto& [name, runtime] : services_) {
-        bool off = runtime->disabled;
-        const auto* exec = runtime->definition->exec();
-        bool handoff = exec != nullptr && exec->wait;
+        services::Intake intake = runtime->kind->intake();
         for (Listener* l : runtime->listeners) {
             l->set_handler(this);
-            l->set_handoff(handoff);
-            l->set_accept_blocking(exec != nullptr && !exec->wait && exec->io == config::IoMode::socket);
-            if (!handoff) retire_waiter(l, config_.drain_grace);
-            l->set_paused(k_pause_disabled, off);
-            if (fd_paused_) l->pause(k_pause_fds);
-            l->resume(k_pause_starting);
+            l->set_handoff(intake == services::Intake::hand_off);
+            l->set_accept_blocking(intake == services::Intake::accept_blocking);
+            if (intake != services::Intake::hand_off) retire_waiter(l, config_.drain_grace);
         }
     }
-    update_all_pauses();
+    refresh_all_pauses();
     update_fd_pause();
 
     report.apply_milliseconds =

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "server/fd_budget.hpp"
 #include "server/service_runtime.hpp"
 #include "services/session.hpp"
 #include "switchboard/net/endpoint.hpp"
@@ -30,7 +31,7 @@ struct Connection final : services::SessionObserver {
     std::shared_ptr<const config::Service> definition;  // the one it started with
     net::SockAddr peer;
     AdmissionTicket ticket;  // what admission counted, given back when it ends
-    std::uint32_t fds = 0;   // fds it holds in the server's fd budget
+    FdLease fds;             // what it holds of the server's fd budget
     std::uint64_t started = 0;  // uv_now()
     std::unique_ptr<services::Session> session;
     Connection* prev = nullptr;

@@ -68,6 +68,56 @@ private:
     std::uint64_t reported_ = 0;
 };
 
+// FdLease: fds that one holder (a connection, a wait-mode child) has taken
+// from the budget, given back when the lease is reset or dies, so the
+// budget's count is the sum of the live leases and cannot drift from them.
+// Move-only; the budget must outlive it. Loop thread only.
+class FdLease {
+public:
+    FdLease() = default;
+    // Takes `n` fds from `budget`.
+    FdLease(FdBudget& budget, std::uint32_t n) : budget_(&budget), count_(n) { budget.acquire(n); }
+    // The lease of the fd accept4 just returned (FdBudget::acquire_fd).
+    static FdLease accepted(FdBudget& budget, int fd) {
+        budget.acquire_fd(fd);
+        FdLease lease;
+        lease.budget_ = &budget;
+        lease.count_ = 1;
+        return lease;
+    }
+    FdLease(const FdLease&) = delete;
+    FdLease& operator=(const FdLease&) = delete;
+    FdLease(FdLease&& other) noexcept : budget_(other.budget_), count_(other.count_) { other.budget_ = nullptr; }
+    FdLease& operator=(FdLease&& other) noexcept {
+        if (this != &other) {
+            reset();
+            budget_ = other.budget_;
+            count_ = other.count_;
+            other.budget_ = nullptr;
+        }
+        return *this;
+    }
+    ~FdLease() { reset(); }
+
+    // Takes `n` more fds.
+    void grow(std::uint32_t n) {
+        if (budget_ == nullptr) return;
+        budget_->acquire(n);
+        count_ += n;
+    }
+    // Gives every fd back.
+    void reset() {
+        if (budget_ != nullptr) budget_->release(count_);
+        budget_ = nullptr;
+        count_ = 0;
+    }
+    [[nodiscard]] std::uint32_t count() const { return budget_ != nullptr ? count_ : 0; }
+
+private:
+    FdBudget* budget_ = nullptr;
+    std::uint32_t count_ = 0;
+};
+
 // The number of open fds of this process, from /proc/self/fd; nullopt if
 // the directory cannot be read.
 [[nodiscard]] std::optional<std::uint64_t> count_open_fds();

@@ -26,13 +26,8 @@ Listener* Listener::adopt(uv_loop_t* loop, const config::Listen& listen, net::Bo
     return self;
 }
 
-void Listener::pause(PauseReason reason) {
-    pause_reasons_ |= reason;
-    update_watch();
-}
-
-void Listener::resume(PauseReason reason) {
-    pause_reasons_ &= static_cast<std::uint8_t>(~reason);
+void Listener::set_pause_reasons(std::uint8_t reasons) {
+    pause_reasons_ = reasons;
     update_watch();
 }
 

@@ -34,6 +34,7 @@ protected:
 };
 
 // Why a listener is not watching its socket; it watches only when none apply.
+// A new listener starts with k_pause_starting.
 enum PauseReason : std::uint8_t {
     k_pause_limit = 1,      // max_connections with on_limit "pause"
     k_pause_fds = 2,        // fd budget or EMFILE
@@ -56,10 +57,11 @@ public:
     void set_handler(ListenerHandler* handler) { handler_ = handler; }
     [[nodiscard]] ListenerHandler* handler() const { return handler_; }
 
-    void pause(PauseReason reason);
-    void resume(PauseReason reason);
-    // pause(reason) when `paused`, else resume(reason).
-    void set_paused(PauseReason reason, bool paused) { paused ? pause(reason) : resume(reason); }
+    // The reasons (a mask of PauseReason) not to watch the socket now. The
+    // server derives them from its state in one place
+    // (Server::refresh_pauses) and sets them whole.
+    void set_pause_reasons(std::uint8_t reasons);
+    [[nodiscard]] std::uint8_t pause_reasons() const { return pause_reasons_; }
     [[nodiscard]] bool paused_for(PauseReason reason) const { return (pause_reasons_ & reason) != 0; }
     [[nodiscard]] bool serving() const { return pause_reasons_ == 0; }
 

@@ -8,6 +8,11 @@
 // ReloadJob (see reload()). It dies by shutdown(): stop accepting, drain,
 // stop what is left, close every handle; the loop then runs out (after any
 // load in flight has come back) and run() returns.
+//
+// Its parts live in files named after them: server.cpp (start, signals,
+// the start-up table), reload_job.cpp, apply.cpp, accept.cpp,
+// datagrams.cpp, wait_handoff.cpp, listener_pausing.cpp,
+// connection_registry.cpp and shutdown.cpp.
 #pragma once
 
 #include <chrono>
@@ -24,10 +29,13 @@
 #include "server/fd_budget.hpp"
 #include "server/listener.hpp"
 #include "server/service_runtime.hpp"
-#include "services/wait_service.hpp"
 #include "switchboard/config.hpp"
 #include "uv/signal.hpp"
 #include "uv/timer.hpp"
+
+namespace sb::services {
+class WaitService;
+}
 
 namespace sb::server {
 
@@ -122,37 +130,68 @@ public:
     void print_table() const;
 
 private:
-    // ListenerHandler
+    // ListenerHandler (accept.cpp, datagrams.cpp, listener_pausing.cpp)
     void on_accepted(Listener& listener, int fd, const net::SockAddr& peer) override;
     void on_ready(Listener& listener) override;
     void on_accept_exhausted(Listener& listener, int err) override;
 
+    // accept.cpp: admitting a stream connection, or turning it away.
+    void reject(ServiceRuntime& service, int fd, const net::SockAddr& peer, RejectReason reason);
+    void count_reject(ServiceRuntime& service, const net::SockAddr& peer, RejectReason reason);
+
+    // connection_registry.cpp: open connections, children, the timeout sweep.
     friend struct Connection;
     void connection_done(Connection& connection, const services::Outcome& outcome);
     void child_spawned(ServiceRuntime& service, pid_t pid);
     void spawn_failed(ServiceRuntime& service, const std::string& peer, std::string_view error);
     void child_exited(ServiceRuntime& service, pid_t pid, int exit_code, int signal);
+    void sweep();
+    void bury(Connection* connection);
+
+    // datagrams.cpp: UDP listeners.
     void serve_datagrams(Listener& listener, ServiceRuntime& service);
+    [[nodiscard]] bool admit_datagram(ServiceRuntime& service, const net::SockAddr& peer);
+    [[nodiscard]] bool admit_wait_datagram(Listener& listener, ServiceRuntime& service);
+
+    // wait_handoff.cpp: wait-mode services, one per listening socket.
+    // A wait-mode service on one listener.
+    struct Waiter {
+        services::WaitService* service = nullptr;  // frees itself once closed
+        Listener* listener = nullptr;              // the socket it hands out; null once it must not be touched
+        // The service whose child it started last: that child is counted
+        // there, even after a reload dropped the service.
+        std::shared_ptr<ServiceRuntime> runtime;
+        std::uint32_t child_cost = 0;  // the fds a child of `runtime` costs (ServiceKind::child_fds)
+        FdLease child_fds;             // what the running child holds of the fd budget
+        bool holding = false;          // a child, or a backoff, has the socket
+        bool retired = false;          // closing: hands nothing out any more
+    };
     void hand_off(Listener& listener, const std::shared_ptr<ServiceRuntime>& service);
     // The wait-mode service on `listener` stops handing it out. A child that
     // has the socket may go on for `grace` (WaitService::close); meanwhile
-    // the listener stays paused, and it is resumed once the child has exited
-    // unless `listener_closes` (the caller closes it next).
+    // the listener stays paused, until the child has exited. With
+    // `listener_closes` the caller closes the listener next: no waiter
+    // touches it again.
     void retire_waiter(Listener* listener, std::chrono::milliseconds grace, bool listener_closes = false);
+    void retire_all_waiters(std::chrono::milliseconds grace);
     void terminate_retired_waiters();
-    [[nodiscard]] bool admit_datagram(ServiceRuntime& service, const net::SockAddr& peer);
-    [[nodiscard]] bool admit_wait_datagram(Listener& listener, ServiceRuntime& service);
-    void reject(ServiceRuntime& service, int fd, const net::SockAddr& peer, RejectReason reason);
-    void count_reject(ServiceRuntime& service, const net::SockAddr& peer, RejectReason reason);
-    void update_pauses(ServiceRuntime& service);
-    void update_all_pauses();
+    [[nodiscard]] Waiter* serving_waiter(const Listener* listener) const;
+    [[nodiscard]] bool waiter_holds(const Listener* listener) const;
+    void free_waiter(Waiter* waiter);
+
+    // listener_pausing.cpp: why each listener is not accepting, derived
+    // from the state in one place.
+    [[nodiscard]] std::uint8_t pause_reasons(const Listener& listener) const;
+    void refresh_pauses(Listener& listener);
+    void refresh_pauses(ServiceRuntime& service);
+    void refresh_all_pauses();
     void update_fd_pause();
-    void sweep();
+
+    // shutdown.cpp
     void finish_if_drained();
     void close_everything();
-    void bury(Connection* connection);
 
-    // Reloads: one load on the threadpool at a time (see reload()).
+    // reload_job.cpp: one load on the threadpool at a time (see reload()).
     struct ReloadJob;
     struct ReloadState {
         ReloadJob* in_flight = nullptr;          // the threadpool holds it until its after-callback
@@ -179,18 +218,10 @@ private:
     std::map<Listener*, std::shared_ptr<ServiceRuntime>> listener_services_;
     ConnectionList connections_;
     process::Spawner spawner_;
-    // A wait-mode service on one listener. Owned by the server: by waiters_
-    // while it serves, then by retired_waiters_ until its WaitService has
-    // closed; its callbacks reach the listener only through `listener`.
-    struct Waiter {
-        services::WaitService* service = nullptr;  // frees itself once closed
-        Listener* listener = nullptr;              // null once it must not be touched again
-        // The service whose child it started last: that child is counted
-        // there, even after a reload dropped the service.
-        std::shared_ptr<ServiceRuntime> runtime;
-    };
-    std::map<Listener*, Waiter*> waiters_;  // serving, by the socket they hand out
-    std::vector<Waiter*> retired_waiters_;  // closing, each until its child has exited
+    // Wait-mode services, serving or retired (closing until their child has
+    // exited). Owned here; each WaitService frees itself once closed, and
+    // its Waiter is freed in that close's callback.
+    std::vector<std::unique_ptr<Waiter>> waiters_;
     GlobalAdmission global_;  // limits.max_connections and max_children, all services together
     FdBudget fd_budget_;
     bool fd_backoff_ = false;  // accept4 ran out of fds: paused until fd_pause_timer_ fires

@@ -14,6 +14,7 @@
 
 #include "server/admission.hpp"
 #include "server/reject_reason.hpp"
+#include "services/kind.hpp"
 #include "switchboard/config.hpp"
 
 namespace sb::server {
@@ -41,6 +42,7 @@ struct ServiceCounters {
 
 struct ServiceRuntime {
     std::shared_ptr<const config::Service> definition;  // what new connections get
+    std::shared_ptr<const services::ServiceKind> kind;  // chosen from it by apply(); never null
     std::vector<Listener*> listeners;
     ServiceCounters counters;
     // Counts (open connections, live children), rate buckets, per-source table.

@@ -96,7 +96,7 @@ struct Fixture {
     explicit Fixture(const std::function<void(Admission&)>& edit, bool exec = false,
                      std::size_t max_idle_sources = ServiceAdmission::k_default_max_idle_sources)
         : admission(max_idle_sources) {
-        admission.configure(service(edit, exec), now);
+        admission.configure(service(edit, exec), now, exec);
     }
 
     // Admits and keeps the ticket; returns the reason of a rejection.
@@ -300,8 +300,8 @@ TEST_CASE("limits.max_connections counts every service together") {
     CHECK_FALSE(global.take_full_changed());
     ServiceAdmission a;
     ServiceAdmission b;
-    a.configure(service([](Admission&) {}), 0);
-    b.configure(service([](Admission& s) { s.on_limit = OnLimit::reject; }), 0);
+    a.configure(service([](Admission&) {}), 0, false);
+    b.configure(service([](Admission& s) { s.on_limit = OnLimit::reject; }), 0, false);
     std::vector<AdmissionTicket> ta;
     for (int i = 0; i < 2; ++i) ta.push_back(a.admit(global, peer("10.0.0.1"), std::nullopt, 0).ticket);
     CHECK(global.connections() == 2);  // n-1
@@ -325,7 +325,7 @@ TEST_CASE("limits.max_connections counts every service together") {
 TEST_CASE("a reload that lowers the limit below the open connections pauses until they drain") {
     Fixture f([](Admission&) {});
     for (int i = 0; i < 5; ++i) REQUIRE(f.connect("10.0.0.1") == admitted);
-    f.admission.configure(service([](Admission& a) { a.max_connections = 3; }), f.now);
+    f.admission.configure(service([](Admission& a) { a.max_connections = 3; }), f.now, false);
     CHECK(f.admission.active() == 5);
     CHECK(f.admission.should_pause(f.global));
     f.close_oldest();
@@ -384,7 +384,7 @@ TEST_CASE("a reload that changes source_prefix still releases what was counted")
                               a.per_source = 1;
                               a.source_prefix_v6 = 64;
                           }),
-                          f.now);
+                          f.now, false);
     CHECK(f.connect("2001:db8::2") == admitted);  // a new /64 group, counted anew
     CHECK(f.connect("2001:db8::3") == RejectReason::per_source);
     f.close_all();
@@ -492,9 +492,9 @@ TEST_CASE("limits.max_children counts the children of every exec service") {
     ServiceAdmission a;
     ServiceAdmission b;
     ServiceAdmission builtin;
-    a.configure(service([](Admission& s) { s.on_limit = OnLimit::reject; }, true), 0);
-    b.configure(service([](Admission& s) { s.on_limit = OnLimit::reject; }, true), 0);
-    builtin.configure(service([](Admission&) {}), 0);
+    a.configure(service([](Admission& s) { s.on_limit = OnLimit::reject; }, true), 0, true);
+    b.configure(service([](Admission& s) { s.on_limit = OnLimit::reject; }, true), 0, true);
+    builtin.configure(service([](Admission&) {}), 0, false);
     a.child_started(global);
     CHECK_FALSE(global.take_full_changed());
     b.child_started(global);
@@ -608,7 +608,7 @@ TEST_CASE("a rate switched on by a reload starts with a full bucket") {
                               a.rate = Rate{1, 3};
                               a.source_rate = Rate{1, 2};
                           }),
-                          f.now);
+                          f.now, false);
     CHECK(f.connect("10.0.0.1") == admitted);
     CHECK(f.connect("10.0.0.1") == admitted);
     CHECK(f.connect("10.0.0.1") == RejectReason::rate);  // its source bucket

@@ -1,0 +1,77 @@
+// Shutdown and drain: stop accepting, let connections and wait-mode
+// children finish (within shutdown_grace, or however long a drain takes),
+// then close every handle the server owns. Also ctl enable/disable.
+#include "log/log.hpp"
+#include "server/server.hpp"
+#include "services/wait_service.hpp"
+
+namespace sb::server {
+
+void Server::shutdown(bool immediate) {
+    if (closed_) return;
+    if (!stopping_) {
+        stopping_ = true;
+        log::info("shutdown", {{"connections", connections_.size()},
+                               {"grace", static_cast<double>(config_.shutdown_grace.count()) / 1000.0}});
+        refresh_all_pauses();
+        // A wait-mode child gets the grace a connection gets.
+        retire_all_waiters(services::WaitService::k_no_deadline);
+        if ((!connections_.empty() || !waiters_.empty()) && !immediate) {
+            grace_timer_.start(config_.shutdown_grace);
+        }
+    }
+    if (immediate) {
+        log::info("shutdown-now", {{"connections", connections_.size()}});
+        connections_.for_each([](Connection& c) { c.session->stop("shutdown"); });
+        terminate_retired_waiters();
+    }
+    finish_if_drained();
+}
+
+void Server::drain() {
+    if (stopping_) return;
+    stopping_ = true;
+    log::info("drain", {{"connections", connections_.size()}});
+    refresh_all_pauses();
+    // A wait-mode child would go on accepting: it is stopped now.
+    retire_all_waiters(std::chrono::milliseconds(0));
+    finish_if_drained();
+}
+
+bool Server::set_enabled(const std::string& name, bool enabled) {
+    auto it = services_.find(name);
+    if (it == services_.end()) return false;
+    ServiceRuntime& service = *it->second;
+    service.disabled = !enabled;
+    for (Listener* l : service.listeners) refresh_pauses(*l);
+    log::info(enabled ? "enabled" : "disabled", {{"service", name}});
+    return true;
+}
+
+void Server::finish_if_drained() {
+    if (!stopping_ || closed_ || !connections_.empty() || !waiters_.empty()) return;
+    close_everything();
+}
+
+void Server::close_everything() {
+    closed_ = true;
+    for (auto* o : observers_) o->on_closing();
+    for (auto& [key, l] : listeners_) l->close(true);
+    listeners_.clear();
+    listener_services_.clear();
+    services_.clear();
+    sigterm_.close();
+    sigint_.close();
+    sighup_.close();
+    sigusr1_.close();
+    sweep_timer_.close();
+    grace_timer_.close();
+    fd_pause_timer_.close();
+    graveyard_timer_.close([this] {
+        for (Connection* c : graveyard_) delete c;
+        graveyard_.clear();
+    });
+    log::info("stopped");
+}
+
+}  // namespace sb::server

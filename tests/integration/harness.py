@@ -79,7 +79,8 @@ class Server:
             [SWITCHBOARD, "run", "-c", self.path] + self.args,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             env=self.env, preexec_fn=self.preexec_fn)
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
         if wait_ready:
             self.wait_for(r"\bready\b", timeout=timeout)
         return self
@@ -137,7 +138,11 @@ class Server:
             raise AssertionError("server did not exit within %ss; log:\n%s" % (timeout, self.log_text()[-4000:]))
 
     def wait_exit(self, timeout=15):
-        return self.proc.wait(timeout)
+        code = self.proc.wait(timeout)
+        # The log's last lines may still be in the pipe: read them before
+        # anyone looks at the log of a server that has exited.
+        self.reader.join(timeout)
+        return code
 
     @property
     def pid(self):

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cassert>
 #include <chrono>
+#include <exception>
 #include <memory>
 
 #include "log/log.hpp"
@@ -94,16 +95,23 @@ void Server::start_load() {
     // glibc's thread-safe strerror, and never logs. The only process-wide
     // state it reads is the working directory, which nothing changes
     // after start (a child's chdir happens in the child, without CLONE_FS).
-    auto load_on_worker = [](uv_work_t* work) {
+    // Nothing may throw into libuv: an exception (out of memory) becomes
+    // the load's error.
+    auto load_on_worker = [](uv_work_t* work) noexcept {
         auto* j = static_cast<ReloadJob*>(work->data);
         assert(!is_thread(j->loop_thread));
         auto t0 = std::chrono::steady_clock::now();
-        j->result = config::load_file(j->path);
+        try {
+            j->result = config::load_file(j->path);
+        } catch (const std::exception& e) {
+            j->result = config::LoadResult{};
+            j->result.errors.push_back(config::Error{.file = j->path, .message = e.what()});
+        }
         j->load_milliseconds =
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     };
     // Loop thread, whether the load ran, failed, or was cancelled.
-    auto after_load = [](uv_work_t* work, int status) {
+    auto after_load = [](uv_work_t* work, int status) noexcept {
         std::unique_ptr<ReloadJob> j(static_cast<ReloadJob*>(work->data));
         if (j->server != nullptr) j->server->finish_load(*j, status);
     };

@@ -21,8 +21,9 @@ public:
         callback_ = std::move(cb);
         return uv_fs_event_start(
             &raw_,
-            [](uv_fs_event_t* h, const char* name, int events, int status) {
-                static_cast<FsEvent*>(h->data)->callback_(name, events, status);
+            [](uv_fs_event_t* h, const char* name, int events, int status) noexcept {
+                auto* self = static_cast<FsEvent*>(h->data);
+                if (self->callback_) self->callback_(name, events, status);
             },
             dir.c_str(), 0);
     }

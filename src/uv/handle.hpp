@@ -4,7 +4,9 @@
 // close callback ran: close() takes the callback that says so. close() is
 // idempotent, and on a handle whose init never succeeded it calls back at
 // once without touching libuv (calling uv_close on such a handle is UB).
-// Loop thread only.
+// Every trampoline libuv calls (here and in the handle classes) is
+// noexcept and calls a callback only if one is set: nothing throws into
+// libuv. Loop thread only.
 #pragma once
 
 #include <uv.h>
@@ -42,7 +44,7 @@ public:
         on_closed_ = std::move(done);
         auto* h = reinterpret_cast<uv_handle_t*>(&raw_);
         h->data = this;
-        uv_close(h, [](uv_handle_t* closed) {
+        uv_close(h, [](uv_handle_t* closed) noexcept {
             auto* self = static_cast<Handle*>(closed->data);
             auto cb = std::move(self->on_closed_);
             if (cb) cb();  // may free *self: touch nothing after this

@@ -32,9 +32,9 @@ public:
         if (!initialized() || closing()) return UV_EBADF;
         if (events == events_) return 0;
         int rc = events == 0 ? uv_poll_stop(&raw_)
-                             : uv_poll_start(&raw_, events, [](uv_poll_t* p, int status, int ev) {
+                             : uv_poll_start(&raw_, events, [](uv_poll_t* p, int status, int ev) noexcept {
                                    auto* self = static_cast<Poll*>(p->data);
-                                   self->callback_(status, ev);
+                                   if (self->callback_) self->callback_(status, ev);
                                });
         if (rc == 0) events_ = events;
         return rc;

@@ -17,8 +17,11 @@ public:
         if (rc != 0) return rc;
         mark_initialized();
         callback_ = std::move(cb);
-        return uv_signal_start(&raw_, [](uv_signal_t* s, int n) { static_cast<Signal*>(s->data)->callback_(n); },
-                               signum);
+        auto fire = [](uv_signal_t* s, int n) noexcept {
+            auto* self = static_cast<Signal*>(s->data);
+            if (self->callback_) self->callback_(n);
+        };
+        return uv_signal_start(&raw_, fire, signum);
     }
 
 private:

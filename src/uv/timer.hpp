@@ -24,8 +24,12 @@ public:
     // Fires after `timeout`, then every `repeat` if non-zero. Restarting re-arms.
     void start(std::chrono::milliseconds timeout, std::chrono::milliseconds repeat = {}) {
         if (!initialized() || closing()) return;
-        uv_timer_start(&raw_, [](uv_timer_t* t) { static_cast<Timer*>(t->data)->callback_(); },
-                       static_cast<std::uint64_t>(timeout.count()), static_cast<std::uint64_t>(repeat.count()));
+        auto fire = [](uv_timer_t* t) noexcept {
+            auto* self = static_cast<Timer*>(t->data);
+            if (self->callback_) self->callback_();
+        };
+        uv_timer_start(&raw_, fire, static_cast<std::uint64_t>(timeout.count()),
+                       static_cast<std::uint64_t>(repeat.count()));
     }
     void stop() {
         if (initialized() && !closing()) uv_timer_stop(&raw_);

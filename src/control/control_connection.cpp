@@ -34,18 +34,17 @@ ControlPeer ControlPeer::of(int fd) {
     return peer;
 }
 
-ControlConnection* ControlConnection::open(uv_loop_t* loop, int fd, ControlConnectionOwner& owner, ControlPeer peer) {
-    auto* c = new ControlConnection(loop, fd, owner, std::move(peer));
-    if (c->poll_.init(loop, fd) != 0) {
-        ::close(fd);
-        delete c;
+ControlConnection* ControlConnection::open(uv_loop_t* loop, Fd fd, ControlConnectionOwner& owner, ControlPeer peer) {
+    auto* c = new ControlConnection(loop, std::move(fd), owner, std::move(peer));
+    if (c->poll_.init(loop, c->fd_.get()) != 0) {
+        delete c;  // closes the fd
         return nullptr;
     }
     c->poll_.on_event([c](int status, int events) { c->on_event(status, events); });
     if (c->poll_.watch(UV_READABLE) != 0) {
         c->closed_ = true;
         c->poll_.close([c] {
-            ::close(c->fd_);
+            c->fd_.reset();
             delete c;
         });
         return nullptr;
@@ -53,8 +52,8 @@ ControlConnection* ControlConnection::open(uv_loop_t* loop, int fd, ControlConne
     return c;
 }
 
-ControlConnection::ControlConnection(uv_loop_t* loop, int fd, ControlConnectionOwner& owner, ControlPeer peer)
-    : loop_(loop), fd_(fd), owner_(owner), peer_(std::move(peer)), last_activity_(uv_now(loop)) {}
+ControlConnection::ControlConnection(uv_loop_t* loop, Fd fd, ControlConnectionOwner& owner, ControlPeer peer)
+    : loop_(loop), fd_(std::move(fd)), owner_(owner), peer_(std::move(peer)), last_activity_(uv_now(loop)) {}
 
 void ControlConnection::close(std::string owed_reply) {
     if (closed_) return;
@@ -69,7 +68,7 @@ void ControlConnection::close(std::string owed_reply) {
     if (pending) (void)flush();
     owner_.on_connection_closed(*this);
     poll_.close([this] {
-        ::close(fd_);
+        fd_.reset();
         delete this;
     });
 }
@@ -91,7 +90,7 @@ void ControlConnection::on_event(int status, int events) {
 void ControlConnection::read_some() {
     char buf[k_read_chunk];
     for (int i = 0; i < k_reads_per_wakeup && !eof_; ++i) {
-        ssize_t n = ::read(fd_, buf, sizeof buf);
+        ssize_t n = ::read(fd_.get(), buf, sizeof buf);
         if (n > 0 && discarded_ != k_not_discarding) {
             discarded_ += static_cast<std::size_t>(n);
             if (discarded_ > k_max_discard) break;
@@ -154,7 +153,7 @@ void ControlConnection::process() {
     } else if (close_after_ && !eof_) {
         // Closing with unread input would reset a TCP client before it read
         // the error: say we are done, then swallow what is still coming.
-        ::shutdown(fd_, SHUT_WR);
+        ::shutdown(fd_.get(), SHUT_WR);
         in_.clear();
         discarded_ = 0;
         if (poll_.watch(UV_READABLE) != 0) close();
@@ -195,7 +194,7 @@ void ControlConnection::send_reply(Reply reply) {
 
 bool ControlConnection::flush() {
     while (output_pending()) {
-        ssize_t n = ::send(fd_, out_.data() + sent_, out_.size() - sent_, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n = ::send(fd_.get(), out_.data() + sent_, out_.size() - sent_, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
             sent_ += static_cast<std::size_t>(n);
             last_activity_ = uv_now(loop_);

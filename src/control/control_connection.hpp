@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 
+#include "switchboard/fd.hpp"
 #include "control/commands.hpp"
 #include "uv/poll.hpp"
 
@@ -53,7 +54,7 @@ class ControlConnection {
 public:
     // Takes ownership of `fd` (non-blocking). Returns nullptr, the fd
     // closed, if the loop refuses the poll handle.
-    static ControlConnection* open(uv_loop_t* loop, int fd, ControlConnectionOwner& owner, ControlPeer peer);
+    static ControlConnection* open(uv_loop_t* loop, Fd fd, ControlConnectionOwner& owner, ControlPeer peer);
 
     ControlConnection(const ControlConnection&) = delete;
     ControlConnection& operator=(const ControlConnection&) = delete;
@@ -74,7 +75,7 @@ public:
     [[nodiscard]] std::weak_ptr<const void> lifetime() const { return lifetime_; }
 
 private:
-    ControlConnection(uv_loop_t* loop, int fd, ControlConnectionOwner& owner, ControlPeer peer);
+    ControlConnection(uv_loop_t* loop, Fd fd, ControlConnectionOwner& owner, ControlPeer peer);
     ~ControlConnection() = default;
 
     void on_event(int status, int events);
@@ -87,7 +88,7 @@ private:
     [[nodiscard]] bool output_pending() const { return sent_ < out_.size(); }
 
     uv_loop_t* loop_;
-    int fd_;
+    Fd fd_;
     ControlConnectionOwner& owner_;
     ControlPeer peer_;
     std::string in_;

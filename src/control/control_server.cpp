@@ -42,7 +42,7 @@ config::Listen tcp_listen(const net::Endpoint& endpoint) {
 // One listening socket. Freed in its poll's close callback, after its fd is closed.
 struct ControlServer::Acceptor {
     config::Listen listen;
-    int fd = -1;
+    Fd fd;
     bool created_file = false;
     dev_t dev = 0;  // identity of the socket file we created, so that
     ino_t ino = 0;  // we never remove one another process put there since
@@ -54,10 +54,7 @@ struct ControlServer::Acceptor {
             const char* path = listen.endpoint.host.c_str();
             if (::lstat(path, &st) == 0 && st.st_dev == dev && st.st_ino == ino) ::unlink(path);
         }
-        poll.close([this] {
-            ::close(fd);
-            delete this;
-        });
+        poll.close([this] { delete this; });  // closes the fd
     }
 };
 
@@ -115,7 +112,7 @@ ControlServer::Acceptor* ControlServer::bind(const config::Listen& listen, std::
     if (net::bind_listener(listen, bound, error) < 0) return nullptr;
     auto* a = new Acceptor;
     a->listen = listen;
-    a->fd = bound.fd;
+    a->fd.reset(bound.fd);
     a->created_file = bound.created_file;
     if (a->created_file) {
         struct stat st {};
@@ -124,7 +121,7 @@ ControlServer::Acceptor* ControlServer::bind(const config::Listen& listen, std::
             a->ino = st.st_ino;
         }
     }
-    int rc = a->poll.init(server_.loop(), a->fd);
+    int rc = a->poll.init(server_.loop(), a->fd.get());
     if (rc == 0) {
         a->poll.on_event([this, a](int status, int) {
             if (status < 0) {
@@ -147,8 +144,8 @@ ControlServer::Acceptor* ControlServer::bind(const config::Listen& listen, std::
 
 void ControlServer::accept_from(Acceptor& acceptor) {
     for (int i = 0; i < k_accepts_per_wakeup; ++i) {
-        int fd = ::accept4(acceptor.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
+        Fd fd(::accept4(acceptor.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+        if (!fd) {
             int err = errno;
             if (err == EINTR || err == ECONNABORTED) continue;
             if (err == EAGAIN || err == EWOULDBLOCK) return;
@@ -161,12 +158,13 @@ void ControlServer::accept_from(Acceptor& acceptor) {
         }
         if (connections_.size() >= k_max_connections) {
             std::string reply = reply_error("too many control connections; try again");
-            (void)!::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-            ::close(fd);
+            (void)!::send(fd.get(), reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            fd.reset();
             log::warning("control-busy", {{"connections", connections_.size()}});
             continue;
         }
-        ControlConnection* c = ControlConnection::open(server_.loop(), fd, *this, ControlPeer::of(fd));
+        ControlPeer peer = ControlPeer::of(fd.get());
+        ControlConnection* c = ControlConnection::open(server_.loop(), std::move(fd), *this, std::move(peer));
         if (c != nullptr) connections_.insert(c);
     }
 }

@@ -11,7 +11,7 @@ namespace sb::io {
 
 int LineSplitter::start(uv_loop_t* loop, int fd, std::span<char> scratch, LineCallback on_line,
                         EndCallback on_end) {
-    fd_ = fd;
+    fd_.reset(fd);
     scratch_ = scratch;
     on_line_ = std::move(on_line);
     on_end_ = std::move(on_end);
@@ -25,7 +25,7 @@ int LineSplitter::start(uv_loop_t* loop, int fd, std::span<char> scratch, LineCa
 
 void LineSplitter::on_readable() {
     for (int i = 0; i < k_reads_per_wakeup && !ended_ && !closing_; ++i) {
-        ssize_t n = read(fd_, scratch_.data(), scratch_.size());
+        ssize_t n = read(fd_.get(), scratch_.data(), scratch_.size());
         if (n > 0) {
             feed(std::string_view(scratch_.data(), static_cast<std::size_t>(n)));
             continue;
@@ -94,8 +94,7 @@ void LineSplitter::close(std::function<void()> done) {
     if (closing_) return;
     closing_ = true;
     poll_.close([this, done = std::move(done)] {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
+        fd_.reset();
         if (done) done();  // may free *this
     });
 }

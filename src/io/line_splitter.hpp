@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 
+#include "switchboard/fd.hpp"
 #include "uv/poll.hpp"
 
 namespace sb::io {
@@ -65,7 +66,7 @@ private:
     void finish(int error);
 
     uv::Poll poll_;
-    int fd_ = -1;
+    Fd fd_;
     std::span<char> scratch_;
     std::string partial_;     // an incomplete line, ≤ k_max_line + 2 bytes
     bool discarding_ = false;  // dropping the rest of an overlong line

@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "switchboard/fd.hpp"
+
 namespace sb::io {
 
 // Both ends are close-on-exec (the child gets its end through an fd
@@ -11,8 +13,8 @@ namespace sb::io {
 // non-blocking: the flag lives in the open file description, and a child
 // handed a non-blocking stdin would see EAGAIN on its reads.
 struct ChildPipe {
-    int server = -1;
-    int child = -1;
+    Fd server;
+    Fd child;
 };
 
 enum class PipeFlow : std::uint8_t { to_child, from_child };

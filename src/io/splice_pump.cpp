@@ -32,12 +32,14 @@ int socket_error(int fd, int fallback) {
 int SplicePump::start(uv_loop_t* loop, int client_fd, int to_child_fd, int from_child_fd,
                       std::function<void()> on_finished) {
     loop_ = loop;
-    fds_ = {client_fd, to_child_fd, from_child_fd};
+    fds_[client].reset(client_fd);
+    fds_[to_child].reset(to_child_fd);
+    fds_[from_child].reset(from_child_fd);
     on_finished_ = std::move(on_finished);
     last_activity_ = uv_now(loop);
     if (splice_ == nullptr) splice_ = real_splice;
     for (Side side : {client, to_child, from_child}) {
-        if (int rc = polls_[side].init(loop, fds_[side]); rc != 0) return rc;
+        if (int rc = polls_[side].init(loop, fds_[side].get()); rc != 0) return rc;
         polls_[side].on_event([this, side](int status, int events) { on_event(side, status, events); });
     }
     for (Side side : {client, from_child}) {
@@ -93,7 +95,8 @@ void SplicePump::moved(Direction& d, std::size_t n) {
 }
 
 SplicePump::Step SplicePump::splice_step(Direction& d) {
-    ssize_t n = splice_(fds_[d.source], fds_[d.destination], k_splice_length, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+    ssize_t n = splice_(fds_[d.source].get(), fds_[d.destination].get(), k_splice_length,
+                        SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
     if (n > 0) {
         moved(d, static_cast<std::size_t>(n));
         return Step::moved;
@@ -115,8 +118,8 @@ SplicePump::Step SplicePump::splice_step(Direction& d) {
 }
 
 SplicePump::Step SplicePump::copy_step(Direction& d) {
-    int source = fds_[d.source];
-    int destination = fds_[d.destination];
+    int source = fds_[d.source].get();
+    int destination = fds_[d.destination].get();
     if (d.head < d.tail) {
         ssize_t n = write(destination, d.buffer.get() + d.head, d.tail - d.head);
         if (n > 0) {
@@ -159,7 +162,7 @@ SplicePump::Step SplicePump::copy_step(Direction& d) {
 
 SplicePump::Step SplicePump::discard_step(Direction& d) {
     char sink[16 * 1024];
-    ssize_t n = read(fds_[client], sink, sizeof sink);
+    ssize_t n = read(fds_[client].get(), sink, sizeof sink);
     if (n > 0) {
         last_activity_ = uv_now(loop_);
         return Step::moved;
@@ -179,13 +182,13 @@ SplicePump::Step SplicePump::discard_step(Direction& d) {
 
 // splice() said EAGAIN: is the destination full, or the source empty?
 SplicePump::Step SplicePump::blocked(Direction& d) {
-    pollfd fds[1] = {{fds_[d.destination], POLLOUT, 0}};
+    pollfd fds[1] = {{fds_[d.destination].get(), POLLOUT, 0}};
     int rc = ::poll(fds, 1, 0);
     short revents = rc > 0 ? fds[0].revents : 0;
     if ((revents & (POLLERR | POLLHUP)) != 0) {
         // The destination is broken: no reader on the child's stdin, or a
         // dead client socket.
-        int err = d.destination == client ? socket_error(fds_[client], -EPIPE) : -EPIPE;
+        int err = d.destination == client ? socket_error(fds_[client].get(), -EPIPE) : -EPIPE;
         return failed(d, err, d.destination);
     }
     d.wait = (revents & POLLOUT) != 0 ? Wait::source : Wait::destination;
@@ -222,7 +225,7 @@ void SplicePump::end(Direction& d, int err) {
         close_side(to_child);  // the child reads EOF
         if (on_input_ended_ && !closing_) on_input_ended_();
     } else {
-        if (!client_failed_) shutdown(fds_[client], SHUT_WR);  // the client reads EOF
+        if (!client_failed_) shutdown(fds_[client].get(), SHUT_WR);  // the client reads EOF
         close_side(from_child);
     }
 }
@@ -255,8 +258,7 @@ void SplicePump::update_interest() {
 void SplicePump::close_side(Side side) {
     if (polls_[side].closing()) return;
     polls_[side].close([this, side] {
-        if (fds_[side] >= 0) ::close(fds_[side]);
-        fds_[side] = -1;
+        fds_[side].reset();
         handle_closed();
     });
 }

@@ -35,6 +35,7 @@
 #include <functional>
 #include <memory>
 
+#include "switchboard/fd.hpp"
 #include "io/pipe.hpp"
 #include "uv/poll.hpp"
 
@@ -126,7 +127,7 @@ private:
     void moved(Direction& d, std::size_t n);
 
     uv_loop_t* loop_ = nullptr;
-    std::array<int, 3> fds_{-1, -1, -1};
+    std::array<Fd, 3> fds_;
     std::array<uv::Poll, 3> polls_;
     Direction in_{Way::in, client, to_child};
     Direction out_{Way::out, from_child, client};

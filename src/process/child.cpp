@@ -47,12 +47,12 @@ ExitStatus status_of(const siginfo_t* info, std::chrono::steady_clock::time_poin
 
 int ChildWatch::start(uv_loop_t* loop, const Spawned& child, ExitCallback on_exit) {
     loop_ = loop;
-    pidfd_ = child.pidfd;
+    pidfd_.reset(child.pidfd);
     pid_ = child.pid;
     session_leader_ = child.session_leader;
     started_ = child.started;
     on_exit_ = std::move(on_exit);
-    if (int rc = poll_.init(loop, pidfd_); rc != 0) return rc;
+    if (int rc = poll_.init(loop, pidfd_.get()); rc != 0) return rc;
     poll_.on_event([this](int status, int) {
         if (status < 0) (void)poll_.watch(0);  // libuv stopped the handle: resynchronise
         on_readable();
@@ -66,7 +66,7 @@ void ChildWatch::on_readable() {
     siginfo_t info{};
     int rc = 0;
     do {
-        rc = waitid(P_PIDFD, static_cast<id_t>(pidfd_), &info, WEXITED | WNOHANG);
+        rc = waitid(P_PIDFD, static_cast<id_t>(pidfd_.get()), &info, WEXITED | WNOHANG);
     } while (rc < 0 && errno == EINTR);
     if (rc == 0 && info.si_pid == 0) return;  // not exited yet
 
@@ -99,8 +99,8 @@ ExitStatus ChildWatch::kill_and_reap() {
 }
 
 int ChildWatch::signal(int sig) {
-    if (pidfd_ < 0 || reaped_) return -ESRCH;
-    if (syscall(SYS_pidfd_send_signal, pidfd_, sig, nullptr, 0) != 0) return -errno;
+    if (!pidfd_ || reaped_) return -ESRCH;
+    if (syscall(SYS_pidfd_send_signal, pidfd_.get(), sig, nullptr, 0) != 0) return -errno;
     return 0;
 }
 
@@ -142,8 +142,7 @@ void ChildWatch::close(std::function<void()> done) {
     closing_ = true;
     on_closed_ = std::move(done);
     poll_.close([this] {
-        if (pidfd_ >= 0) ::close(pidfd_);
-        pidfd_ = -1;
+        pidfd_.reset();
         handle_closed();
     });
     kill_timer_.close([this] { handle_closed(); });

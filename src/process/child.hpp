@@ -24,6 +24,7 @@
 #include <functional>
 #include <string>
 
+#include "switchboard/fd.hpp"
 #include "process/spawn.hpp"
 #include "uv/poll.hpp"
 #include "uv/timer.hpp"
@@ -59,7 +60,7 @@ public:
 
     [[nodiscard]] pid_t pid() const { return pid_; }
     // Started and not yet reaped.
-    [[nodiscard]] bool running() const { return pidfd_ >= 0 && !reaped_; }
+    [[nodiscard]] bool running() const { return pidfd_.valid() && !reaped_; }
 
     // Sends `sig` to the child only. 0, or a negative errno (-ESRCH once reaped).
     [[nodiscard]] int signal(int sig);
@@ -89,7 +90,7 @@ private:
     uv_loop_t* loop_ = nullptr;
     uv::Poll poll_;
     uv::Timer kill_timer_;
-    int pidfd_ = -1;
+    Fd pidfd_;
     pid_t pid_ = -1;
     bool session_leader_ = false;
     bool reaped_ = false;

@@ -3,7 +3,6 @@
 // that the connection record (connection.hpp) owns from then on. A
 // connection turned away is closed here, with banner_fail if it has one.
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "net/socket.hpp"
 #include "server/server.hpp"
@@ -19,29 +18,26 @@ std::string greeting(const config::Admission& a) {
 
 }  // namespace
 
-void Server::on_accepted(Listener& listener, int fd, const net::SockAddr& peer) {
-    FdLease lease = FdLease::accepted(fd_budget_, fd);
+void Server::on_accepted(Listener& listener, Fd fd, const net::SockAddr& peer) {
+    FdLease lease = FdLease::accepted(fd_budget_, fd.get());
     auto it = listener_services_.find(&listener);
-    if (it == listener_services_.end()) {
-        ::close(fd);
-        return;
-    }
+    if (it == listener_services_.end()) return;  // `fd` closes, then its lease ends
     ServiceRuntime& service = *it->second;
     const services::ServiceKind& kind = *service.kind;
     const std::uint32_t fds = kind.connection_fds();
     if (fds > 1 && !fd_budget_.can_spawn(fds - 1 + kind.transient_fds())) {
-        reject(service, fd, peer, RejectReason::fd_budget);
+        reject(service, std::move(fd), peer, RejectReason::fd_budget);
         lease.reset();
         update_fd_pause();
         return;
     }
-    Decision decision = service.admission.admit(global_, peer, fd, uv_now(loop_));
+    Decision decision = service.admission.admit(global_, peer, fd.get(), uv_now(loop_));
     if (!decision.admitted()) {
-        reject(service, fd, peer, *decision.rejected);
+        reject(service, std::move(fd), peer, *decision.rejected);
         return;
     }
     lease.grow(fds - 1);
-    net::apply_accepted_options(fd, listener.listen().options, listener.endpoint().transport);
+    net::apply_accepted_options(fd.get(), listener.listen().options, listener.endpoint().transport);
 
     auto* c = new Connection;
     c->server = this;
@@ -54,7 +50,7 @@ void Server::on_accepted(Listener& listener, int fd, const net::SockAddr& peer) 
     c->started = uv_now(loop_);
     c->session = kind.start_session(services::Arrival{.loop = loop_,
                                                       .observer = c,
-                                                      .fd = fd,
+                                                      .fd = std::move(fd),
                                                       .peer = peer,
                                                       .transport = listener.endpoint().transport,
                                                       .spawner = &spawner_,
@@ -71,12 +67,11 @@ void Server::count_reject(ServiceRuntime& service, const net::SockAddr& peer, Re
     service.admission.log_reject(peer, reason, uv_now(loop_));
 }
 
-void Server::reject(ServiceRuntime& service, int fd, const net::SockAddr& peer, RejectReason reason) {
+void Server::reject(ServiceRuntime& service, Fd fd, const net::SockAddr& peer, RejectReason reason) {
     count_reject(service, peer, reason);
     const auto& fail = service.definition->admission.banner_fail.text;
     // One try, never blocking: a rejected client gets what fits its socket buffer.
-    if (!fail.empty()) (void)!::send(fd, fail.data(), fail.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    ::close(fd);
-}
+    if (!fail.empty()) (void)!::send(fd.get(), fail.data(), fail.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+}  // `fd` closes here
 
 }  // namespace sb::server

@@ -15,7 +15,7 @@ Listener::Listener(const config::Listen& listen, net::BoundSocket bound)
 Listener* Listener::adopt(uv_loop_t* loop, const config::Listen& listen, net::BoundSocket bound,
                           std::string& error) {
     auto* self = new Listener(listen, bound);
-    if (int rc = self->poll_.init(loop, self->fd_); rc != 0) {
+    if (int rc = self->poll_.init(loop, self->fd_.get()); rc != 0) {
         error = "cannot watch " + listen.endpoint.to_string() + ": " + uv_strerror(rc);
         self->close(true);
         return nullptr;
@@ -46,8 +46,9 @@ void Listener::on_readable() {
     for (int i = 0; i < k_accept_budget && serving() && !poll_.closing(); ++i) {
         net::SockAddr peer;
         peer.length = sizeof peer.storage;
-        int fd = ::accept4(fd_, peer.get(), &peer.length, accept_blocking_ ? SOCK_CLOEXEC : SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
+        Fd fd(::accept4(fd_.get(), peer.get(), &peer.length,
+                        accept_blocking_ ? SOCK_CLOEXEC : SOCK_NONBLOCK | SOCK_CLOEXEC));
+        if (!fd) {
             int err = errno;
             if (err == EAGAIN || err == EWOULDBLOCK) return;
             if (err == EINTR || err == ECONNABORTED || err == EPROTO || err == EPERM) continue;
@@ -56,14 +57,14 @@ void Listener::on_readable() {
             }
             return;
         }
-        handler_->on_accepted(*this, fd, peer);
+        handler_->on_accepted(*this, std::move(fd), peer);
     }
 }
 
 void Listener::close(bool remove_file, std::function<void()> done) {
     handler_ = nullptr;
     poll_.close([this, remove_file, done = std::move(done)] {
-        if (fd_ >= 0) ::close(fd_);
+        fd_.reset();
         if (remove_file && created_file_) ::unlink(listen_.endpoint.host.c_str());
         auto cb = done;
         delete this;

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "net/socket.hpp"
+#include "switchboard/fd.hpp"
 #include "switchboard/config.hpp"
 #include "uv/poll.hpp"
 
@@ -22,7 +23,7 @@ class Listener;
 class ListenerHandler {
 public:
     // A new connection: `fd` is non-blocking and CLOEXEC, and now the handler's.
-    virtual void on_accepted(Listener& listener, int fd, const net::SockAddr& peer) = 0;
+    virtual void on_accepted(Listener& listener, Fd fd, const net::SockAddr& peer) = 0;
     // UDP, or a stream listener in hand-off mode (wait services): something
     // is waiting on listener.fd() and the handler takes it from there.
     virtual void on_ready(Listener& listener) = 0;
@@ -68,7 +69,7 @@ public:
     // Takes options changed in place by a reload (backlog, UNIX mode/owner).
     void update(const config::Listen& listen) { listen_ = listen; }
 
-    [[nodiscard]] int fd() const { return fd_; }
+    [[nodiscard]] int fd() const { return fd_.get(); }
     [[nodiscard]] const config::Listen& listen() const { return listen_; }
     [[nodiscard]] const net::Endpoint& endpoint() const { return listen_.endpoint; }
     [[nodiscard]] bool is_datagram() const { return listen_.endpoint.transport == net::Transport::udp; }
@@ -92,7 +93,7 @@ private:
     void on_readable();
 
     config::Listen listen_;
-    int fd_;
+    Fd fd_;
     bool created_file_;
     std::uint8_t pause_reasons_ = k_pause_starting;
     bool handoff_ = false;

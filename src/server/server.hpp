@@ -131,12 +131,12 @@ public:
 
 private:
     // ListenerHandler (accept.cpp, datagrams.cpp, listener_pausing.cpp)
-    void on_accepted(Listener& listener, int fd, const net::SockAddr& peer) override;
+    void on_accepted(Listener& listener, Fd fd, const net::SockAddr& peer) override;
     void on_ready(Listener& listener) override;
     void on_accept_exhausted(Listener& listener, int err) override;
 
     // accept.cpp: admitting a stream connection, or turning it away.
-    void reject(ServiceRuntime& service, int fd, const net::SockAddr& peer, RejectReason reason);
+    void reject(ServiceRuntime& service, Fd fd, const net::SockAddr& peer, RejectReason reason);
     void count_reject(ServiceRuntime& service, const net::SockAddr& peer, RejectReason reason);
 
     // connection_registry.cpp: open connections, children, the timeout sweep.

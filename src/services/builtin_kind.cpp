@@ -21,7 +21,7 @@ public:
     }
 
     [[nodiscard]] std::unique_ptr<Session> start_session(Arrival a) const override {
-        return std::make_unique<BuiltinStream>(a.loop, *a.observer, a.fd, builtin_, std::move(a.greeting));
+        return std::make_unique<BuiltinStream>(a.loop, *a.observer, std::move(a.fd), builtin_, std::move(a.greeting));
     }
 
     [[nodiscard]] bool serves_datagrams() const override { return true; }

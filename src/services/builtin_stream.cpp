@@ -25,14 +25,14 @@ std::string_view reason_for(int err) {
 
 }  // namespace
 
-BuiltinStream::BuiltinStream(uv_loop_t* loop, SessionObserver& observer, int fd, config::Builtin kind,
+BuiltinStream::BuiltinStream(uv_loop_t* loop, SessionObserver& observer, Fd fd, config::Builtin kind,
                              std::string prelude)
-    : Session(loop, observer), fd_(fd), kind_(kind) {
+    : Session(loop, observer), fd_(std::move(fd)), kind_(kind) {
     if (!prelude.empty()) pending_ = std::make_unique<std::string>(std::move(prelude));
 }
 
 void BuiltinStream::start() {
-    if (int rc = poll_.init(loop_, fd_); rc != 0) {
+    if (int rc = poll_.init(loop_, fd_.get()); rc != 0) {
         finish("error");
         return;
     }
@@ -74,7 +74,7 @@ void BuiltinStream::on_event(int status, int events) {
         // libuv reports POLLERR as a status; the socket knows the real cause.
         int err = 0;
         socklen_t len = sizeof err;
-        (void)::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+        (void)::getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len);
         finish(reason_for(err));
         return;
     }
@@ -87,7 +87,7 @@ void BuiltinStream::on_event(int status, int events) {
 
 void BuiltinStream::on_readable() {
     auto buf = scratch_buffer();
-    ssize_t n = ::read(fd_, buf.data(), buf.size());
+    ssize_t n = ::read(fd_.get(), buf.data(), buf.size());
     if (n < 0) {
         if (errno != EAGAIN && errno != EINTR) finish(reason_for(errno));
         return;
@@ -99,7 +99,7 @@ void BuiltinStream::on_readable() {
     bytes_in_ += static_cast<std::uint64_t>(n);
     touch();
     if (kind_ != config::Builtin::echo) return;  // discard and chargen drop input
-    ssize_t w = ::send(fd_, buf.data(), static_cast<std::size_t>(n), MSG_NOSIGNAL);
+    ssize_t w = ::send(fd_.get(), buf.data(), static_cast<std::size_t>(n), MSG_NOSIGNAL);
     if (w < 0) {
         if (errno != EAGAIN) {
             finish(reason_for(errno));
@@ -125,7 +125,8 @@ void BuiltinStream::on_writable() {
 
 bool BuiltinStream::flush_pending() {
     while (pending_sent_ < pending_->size()) {
-        ssize_t w = ::send(fd_, pending_->data() + pending_sent_, pending_->size() - pending_sent_, MSG_NOSIGNAL);
+        ssize_t w =
+            ::send(fd_.get(), pending_->data() + pending_sent_, pending_->size() - pending_sent_, MSG_NOSIGNAL);
         if (w < 0) {
             if (errno == EAGAIN) return true;
             if (errno == EINTR) continue;
@@ -159,7 +160,7 @@ bool BuiltinStream::write_chargen() {
     msghdr msg{};
     msg.msg_iov = iov;
     msg.msg_iovlen = k_iovecs;
-    ssize_t w = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    ssize_t w = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
     if (w < 0) {
         if (errno != EAGAIN && errno != EINTR) {
             finish(reason_for(errno));
@@ -180,7 +181,7 @@ void BuiltinStream::finish(std::string_view reason) {
     finishing_ = true;
     pending_.reset();
     poll_.close([this, reason] {
-        ::close(fd_);
+        fd_.reset();
         report(Outcome{.reason = reason});
     });
 }

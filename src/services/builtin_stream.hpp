@@ -12,6 +12,7 @@
 #include <string>
 
 #include "services/session.hpp"
+#include "switchboard/fd.hpp"
 #include "switchboard/config.hpp"
 #include "uv/poll.hpp"
 
@@ -20,7 +21,7 @@ namespace sb::services {
 class BuiltinStream final : public Session {
 public:
     // `prelude` is sent before the protocol's own bytes (the banner).
-    BuiltinStream(uv_loop_t* loop, SessionObserver& observer, int fd, config::Builtin kind, std::string prelude);
+    BuiltinStream(uv_loop_t* loop, SessionObserver& observer, Fd fd, config::Builtin kind, std::string prelude);
 
     void start() override;
     void stop(std::string_view reason) override;
@@ -35,7 +36,7 @@ private:
     void update_watch();
     void finish(std::string_view reason);
 
-    int fd_;
+    Fd fd_;
     config::Builtin kind_;
     bool finishing_ = false;
     bool close_when_flushed_ = false;

@@ -30,15 +30,12 @@ int ChildRun::start(uv_loop_t* loop, process::Spawner& spawner, process::SpawnRe
         error = "stderr pipe: " + std::string(std::strerror(-rc));
         return rc;
     }
-    request.fds.push_back({err.child, 2});
+    request.fds.push_back({err.child.get(), 2});
     process::Spawned spawned;
     int rc = spawner.spawn(request, spawned, error);
     request.fds.pop_back();
-    ::close(err.child);
-    if (rc < 0) {
-        ::close(err.server);
-        return rc;
-    }
+    err.child.reset();
+    if (rc < 0) return rc;
     started_ = true;
     pid_ = spawned.pid;
     auto on_line = [this](std::string_view line, bool truncated) {
@@ -51,10 +48,8 @@ int ChildRun::start(uv_loop_t* loop, process::Spawner& spawner, process::SpawnRe
     };
     int stderr_rc = injected_stderr_failure_ ? UV_ENOMEM : 0;
     if (stderr_rc == 0) {
-        stderr_rc = stderr_.start(loop, err.server, scratch_buffer(), on_line, on_end);
-    } else {
-        ::close(err.server);  // a failed start() would own it; an unstarted splitter does not
-    }
+        stderr_rc = stderr_.start(loop, err.server.release(), scratch_buffer(), on_line, on_end);
+    }  // else `err.server` closes here: a failed start() would own it; an unstarted splitter does not
     if (stderr_rc != 0) stderr_ended_ = true;
     auto on_exit = [this](const process::ExitStatus& status) {
         reaped_ = true;

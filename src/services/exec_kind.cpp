@@ -19,14 +19,14 @@ process::ConnectionInfo connection_info(const Arrival& a) {
         case net::Transport::unix_stream: info.proto = process::ConnectionInfo::Proto::unix_stream; break;
     }
     if (info.proto == process::ConnectionInfo::Proto::unix_stream) {
-        if (auto cred = net::peer_credentials(a.fd)) {
+        if (auto cred = net::peer_credentials(a.fd.get())) {
             info.peer_uid = cred->uid;
             info.peer_gid = cred->gid;
             info.peer_pid = cred->pid;
         }
         return info;
     }
-    net::SockAddr local = net::local_address(a.fd);
+    net::SockAddr local = net::local_address(a.fd.get());
     info.remote_ip = a.peer.host();
     info.remote_port = a.peer.port();
     info.local_ip = local.host();
@@ -55,7 +55,7 @@ public:
 
     [[nodiscard]] std::unique_ptr<Session> start_session(Arrival a) const override {
         process::ConnectionInfo info = connection_info(a);
-        return std::make_unique<ExecSession>(a.loop, *a.observer, a.fd, definition_, std::move(info), *a.spawner,
+        return std::make_unique<ExecSession>(a.loop, *a.observer, std::move(a.fd), definition_, std::move(info), *a.spawner,
                                              std::move(a.greeting));
     }
 

@@ -12,7 +12,7 @@
 
 namespace sb::services {
 
-ExecSession::ExecSession(uv_loop_t* loop, SessionObserver& observer, int fd,
+ExecSession::ExecSession(uv_loop_t* loop, SessionObserver& observer, Fd fd,
                          std::shared_ptr<const config::Service> service, process::ConnectionInfo connection,
                          process::Spawner& spawner, std::string prelude)
     : Session(loop, observer),
@@ -20,7 +20,7 @@ ExecSession::ExecSession(uv_loop_t* loop, SessionObserver& observer, int fd,
       connection_(std::move(connection)),
       spawner_(spawner),
       prelude_(std::move(prelude)),
-      fd_(fd) {}
+      fd_(std::move(fd)) {}
 
 std::uint64_t ExecSession::bytes_in() const { return pump_started_ ? pump_.bytes_in() : bytes_in_; }
 std::uint64_t ExecSession::bytes_out() const { return bytes_out_ + (pump_started_ ? pump_.bytes_out() : 0); }
@@ -36,7 +36,7 @@ bool ExecSession::send_prelude() {
     if (prelude_.empty()) return true;
     // A banner fits an empty socket buffer; what the kernel does not take
     // now is dropped rather than blocking the loop.
-    ssize_t n = ::send(fd_, prelude_.data(), prelude_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n = ::send(fd_.get(), prelude_.data(), prelude_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) bytes_out_ += static_cast<std::uint64_t>(n);
     prelude_.clear();
     prelude_.shrink_to_fit();
@@ -73,34 +73,24 @@ void ExecSession::start() {
 int ExecSession::start_splice(process::SpawnRequest& request, std::string& error) {
     io::ChildPipe in, out;
     int rc = io::open_child_pipe(io::PipeFlow::to_child, in, io::k_splice_pipe_capacity);
-    if (rc == 0) {
-        rc = io::open_child_pipe(io::PipeFlow::from_child, out, io::k_splice_pipe_capacity);
-        if (rc < 0) {
-            ::close(in.server);
-            ::close(in.child);
-        }
-    }
+    if (rc == 0) rc = io::open_child_pipe(io::PipeFlow::from_child, out, io::k_splice_pipe_capacity);
     if (rc < 0) {
         error = std::string("pipe: ") + std::strerror(-rc);
         return rc;
     }
-    request.fds = {{in.child, 0}, {out.child, 1}};
+    request.fds = {{in.child.get(), 0}, {out.child.get(), 1}};
     rc = child_.start(loop_, spawner_, request, service_->name,
                       [this](const process::ExitStatus& s) { on_child_done(s); }, error);
-    ::close(in.child);
-    ::close(out.child);
-    if (rc < 0) {
-        ::close(in.server);
-        ::close(out.server);
-        return rc;
-    }
-    int client = fd_;
-    fd_ = -1;  // the pump owns it now
+    in.child.reset();
+    out.child.reset();
+    if (rc < 0) return rc;
+    int client = fd_.release();  // the pump owns it now
     pump_started_ = true;
     pump_.set_on_input_ended([this] {
         if (child_.running()) grace_.start(exec().grace);
     });
-    if (pump_.start(loop_, client, in.server, out.server, [this] { on_client_finished(); }) != 0) {
+    if (pump_.start(loop_, client, in.server.release(), out.server.release(), [this] { on_client_finished(); }) !=
+        0) {
         reason_ = "error";
         on_client_finished();
     }
@@ -110,11 +100,10 @@ int ExecSession::start_splice(process::SpawnRequest& request, std::string& error
 int ExecSession::start_socket(process::SpawnRequest& request, std::string& error) {
     // The child gets the socket as inetd hands it: blocking (the server
     // accepted it so, and never reads it itself).
-    request.fds = {{fd_, 0}, {fd_, 1}};
+    request.fds = {{fd_.get(), 0}, {fd_.get(), 1}};
     int rc = child_.start(loop_, spawner_, request, service_->name,
                           [this](const process::ExitStatus& s) { on_child_done(s); }, error);
-    ::close(fd_);  // the server keeps no copy, whether or not the child started
-    fd_ = -1;
+    fd_.reset();  // the server keeps no copy, whether or not the child started
     client_done_ = true;
     return rc;
 }
@@ -174,10 +163,7 @@ void ExecSession::finish() {
     if (finishing_) return;
     finishing_ = true;
     if (reason_.empty()) reason_ = "closed";
-    if (fd_ >= 0) {
-        ::close(fd_);
-        fd_ = -1;
-    }
+    fd_.reset();
     outcome_.reason = reason_;
     if (outcome_.pid == 0) outcome_.pid = child_.pid();
     pump_.close([this] { part_closed(); });

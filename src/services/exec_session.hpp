@@ -23,6 +23,7 @@
 #include "process/spawn.hpp"
 #include "services/child_run.hpp"
 #include "services/session.hpp"
+#include "switchboard/fd.hpp"
 #include "switchboard/config.hpp"
 #include "uv/timer.hpp"
 
@@ -31,7 +32,7 @@ namespace sb::services {
 class ExecSession final : public Session {
 public:
     // `prelude` (the banner) is sent to the client before the child starts.
-    ExecSession(uv_loop_t* loop, SessionObserver& observer, int fd, std::shared_ptr<const config::Service> service,
+    ExecSession(uv_loop_t* loop, SessionObserver& observer, Fd fd, std::shared_ptr<const config::Service> service,
                 process::ConnectionInfo connection, process::Spawner& spawner, std::string prelude);
 
     void start() override;
@@ -58,7 +59,7 @@ private:
     process::ConnectionInfo connection_;
     process::Spawner& spawner_;
     std::string prelude_;
-    int fd_;
+    Fd fd_;  // the client, until the pump or the child has it
     io::SplicePump pump_;
     ChildRun child_;
     uv::Timer grace_;  // the client's input ended, the child still runs: see on_grace()

@@ -22,6 +22,7 @@
 #include "services/builtin_datagram.hpp"
 #include "services/session.hpp"
 #include "switchboard/config.hpp"
+#include "switchboard/fd.hpp"
 #include "switchboard/net/endpoint.hpp"
 
 namespace sb::process {
@@ -43,7 +44,7 @@ enum class Intake : std::uint8_t {
 struct Arrival {
     uv_loop_t* loop = nullptr;
     SessionObserver* observer = nullptr;
-    int fd = -1;  // accepted; the session owns it from now on
+    Fd fd;  // accepted; the session owns it from now on
     net::SockAddr peer;
     net::Transport transport = net::Transport::tcp;
     process::Spawner* spawner = nullptr;

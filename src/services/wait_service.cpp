@@ -51,8 +51,8 @@ void WaitService::trigger(int socket, std::shared_ptr<const config::Service> ser
 
 int WaitService::start_child(int socket, std::string& error) {
     // Above 0-2 so that it can never be mistaken for a stdio fd.
-    socket_ = ::fcntl(socket, F_DUPFD_CLOEXEC, 3);
-    if (socket_ < 0) {
+    socket_.reset(::fcntl(socket, F_DUPFD_CLOEXEC, 3));
+    if (!socket_) {
         int err = errno;
         error = std::string("dup listening socket: ") + std::strerror(err);
         return -err;
@@ -61,19 +61,19 @@ int WaitService::start_child(int socket, std::string& error) {
     process::SpawnRequest request;
     request.argv = exec.argv;
     request.attributes = &exec;
-    int devnull = -1;
+    Fd devnull;
     if (exec.fds == config::FdStyle::systemd) {
         request.env = process::build_environment(exec, nullptr, running_->name);
         request.set_listen_pid = true;
-        devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-        request.fds = {{devnull, 0}, {devnull, 1}, {socket_, 3}};
+        devnull.reset(::open("/dev/null", O_RDWR | O_CLOEXEC));
+        request.fds = {{devnull.get(), 0}, {devnull.get(), 1}, {socket_.get(), 3}};
     } else {
         request.env = process::build_environment(exec, nullptr);
-        request.fds = {{socket_, 0}, {socket_, 1}};
+        request.fds = {{socket_.get(), 0}, {socket_.get(), 1}};
     }
     int type = 0;
     socklen_t type_length = sizeof type;
-    if (::getsockopt(socket_, SOL_SOCKET, SO_TYPE, &type, &type_length) == 0 && type == SOCK_DGRAM) {
+    if (::getsockopt(socket_.get(), SOL_SOCKET, SO_TYPE, &type, &type_length) == 0 && type == SOCK_DGRAM) {
         woke_by_ = peek_datagram();
     }
     // The child's socket is blocking, as inetd hands it. The flag lives in
@@ -83,7 +83,7 @@ int WaitService::start_child(int socket, std::string& error) {
     child_ = std::make_unique<ChildRun>();
     int rc = child_->start(loop_, spawner_, request, running_->name,
                            [this](const process::ExitStatus& s) { on_child_done(s); }, error);
-    if (devnull >= 0) ::close(devnull);
+    devnull.reset();
     if (rc < 0) {
         release_socket();
         retire_child();
@@ -92,23 +92,22 @@ int WaitService::start_child(int socket, std::string& error) {
 }
 
 void WaitService::set_blocking(bool blocking) {
-    int flags = ::fcntl(socket_, F_GETFL);
-    if (flags >= 0) (void)::fcntl(socket_, F_SETFL, blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK);
+    int flags = ::fcntl(socket_.get(), F_GETFL);
+    if (flags >= 0) (void)::fcntl(socket_.get(), F_SETFL, blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK);
 }
 
 void WaitService::release_socket() {
     woke_by_.reset();
-    if (socket_ < 0) return;
+    if (!socket_) return;
     set_blocking(false);
-    ::close(socket_);
-    socket_ = -1;
+    socket_.reset();
 }
 
 std::optional<WaitService::DatagramHead> WaitService::peek_datagram() const {
     DatagramHead head;
     head.from_length = sizeof head.from;
     // MSG_TRUNC: the datagram's whole length, though only the first bytes are copied.
-    ssize_t n = ::recvfrom(socket_, head.bytes.data(), head.bytes.size(), MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC,
+    ssize_t n = ::recvfrom(socket_.get(), head.bytes.data(), head.bytes.size(), MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC,
                            reinterpret_cast<sockaddr*>(&head.from), &head.from_length);
     if (n < 0) return std::nullopt;
     head.length = n;

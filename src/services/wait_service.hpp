@@ -31,6 +31,7 @@
 
 #include "process/spawn.hpp"
 #include "services/child_run.hpp"
+#include "switchboard/fd.hpp"
 #include "switchboard/config.hpp"
 #include "uv/timer.hpp"
 
@@ -110,7 +111,7 @@ private:
     std::shared_ptr<const config::Service> running_;
     uv::Timer timer_;
     std::chrono::steady_clock::time_point started_{};
-    int socket_ = -1;  // our duplicate of the socket, while a child has it
+    Fd socket_;  // our duplicate of the socket, while a child has it
     std::optional<DatagramHead> woke_by_;  // UDP: the datagram waiting when the child started
     unsigned failures_ = 0;
     int closing_children_ = 0;

@@ -112,21 +112,21 @@ struct Connection {
         REQUIRE(io::open_child_pipe(io::PipeFlow::to_child, in) == 0);
         REQUIRE(io::open_child_pipe(io::PipeFlow::from_child, out) == 0);
         REQUIRE(io::open_child_pipe(io::PipeFlow::from_child, err) == 0);
-        CHECK((fcntl(in.child, F_GETFL) & O_NONBLOCK) == 0);
-        CHECK((fcntl(in.server, F_GETFL) & O_NONBLOCK) != 0);
+        CHECK((fcntl(in.child.get(), F_GETFL) & O_NONBLOCK) == 0);
+        CHECK((fcntl(in.server.get(), F_GETFL) & O_NONBLOCK) != 0);
 
         process::SpawnRequest request;
         request.argv = std::move(argv);
-        request.fds = {{in.child, 0}, {out.child, 1}, {err.child, 2}};
+        request.fds = {{in.child.get(), 0}, {out.child.get(), 1}, {err.child.get(), 2}};
         process::Spawned spawned;
         std::string error;
         REQUIRE(spawner.spawn(request, spawned, error) == 0);
-        ::close(in.child);
-        ::close(out.child);
-        ::close(err.child);
+        in.child.reset();
+        out.child.reset();
+        err.child.reset();
 
         if (splice_call != nullptr) pump.set_splice_call(splice_call);
-        REQUIRE(pump.start(loop.get(), sockets[0], in.server, out.server, [this] {
+        REQUIRE(pump.start(loop.get(), sockets[0], in.server.release(), out.server.release(), [this] {
             finished = true;
             ++finished_reports;
             maybe_done();
@@ -136,7 +136,7 @@ struct Connection {
             maybe_done();
         }) == 0);
         REQUIRE(stderr_lines.start(
-                    loop.get(), err.server, scratch,
+                    loop.get(), err.server.release(), scratch,
                     [this](std::string_view line, bool) { errors.emplace_back(line); },
                     [this](int) {
                         stderr_ended = true;

@@ -3,11 +3,11 @@
 
 #include "control/metrics.hpp"
 #include "net/quote.hpp"
-#include "server/server.hpp"
+#include "server/server_control.hpp"
 
 namespace sb::control {
 
-std::optional<Reply> execute(const Request& request, server::Server& server, const ReloadHistory& reloads,
+std::optional<Reply> execute(const Request& request, server::ServerControl& server, const ReloadHistory& reloads,
                              AnswerLater later) {
     switch (request.command) {
         case Command::status: return Reply{reply_status(snapshot_status(server, reloads)), {}};
@@ -39,7 +39,7 @@ std::optional<Reply> execute(const Request& request, server::Server& server, con
         }
         case Command::drain: {
             if (server.stopping()) return Reply{reply_error("the server is already stopping"), {}};
-            return Reply{reply_drain(server.connections().size()), [&server] { server.drain(); }};
+            return Reply{reply_drain(server.connection_count()), [&server] { server.drain(); }};
         }
     }
     return Reply{reply_error("unknown command"), {}};

@@ -30,7 +30,7 @@ using AnswerLater = std::function<void(Reply reply)>;
 // Carries out `request`. Returns the reply, or nothing when the reply comes
 // later through `later`: a reload answers once its configuration has been
 // read and applied, or has failed.
-std::optional<Reply> execute(const Request& request, server::Server& server, const ReloadHistory& reloads,
+std::optional<Reply> execute(const Request& request, server::ServerControl& server, const ReloadHistory& reloads,
                              AnswerLater later);
 
 }  // namespace sb::control

@@ -58,7 +58,7 @@ struct ControlServer::Acceptor {
     }
 };
 
-ControlServer::ControlServer(server::Server& server) : server_(server) {}
+ControlServer::ControlServer(server::ServerControl& server) : server_(server) {}
 
 ControlServer::~ControlServer() = default;
 

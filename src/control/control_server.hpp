@@ -21,7 +21,7 @@
 
 #include "control/control_connection.hpp"
 #include "control/state.hpp"
-#include "server/server.hpp"
+#include "server/server_control.hpp"
 #include "uv/timer.hpp"
 
 namespace sb::control {
@@ -34,7 +34,7 @@ public:
     // this long is closed.
     static constexpr std::uint64_t k_idle_ms = 60'000;
 
-    explicit ControlServer(server::Server& server);
+    explicit ControlServer(server::ServerControl& server);
     ControlServer(const ControlServer&) = delete;
     ControlServer& operator=(const ControlServer&) = delete;
     ~ControlServer();
@@ -69,7 +69,7 @@ private:
     void rebind(const config::Control& next);
     void tick();
 
-    server::Server& server_;
+    server::ServerControl& server_;
     config::Control bound_;  // what is actually listening
     Acceptor* unix_ = nullptr;
     Acceptor* tcp_ = nullptr;

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "net/quote.hpp"
-#include "server/server.hpp"
+#include "server/server_control.hpp"
 
 namespace sb::control {
 namespace {

@@ -3,102 +3,30 @@
 
 #include <unistd.h>
 
-#include <map>
-#include <set>
-
 #include "log/log.hpp"
-#include "server/server.hpp"
 
 namespace sb::control {
-namespace {
 
-std::string state_of(const server::Server& server, const server::ServiceRuntime& runtime) {
-    if (server.stopping() || runtime.removed) return "draining";
-    return runtime.disabled ? "disabled" : "enabled";
-}
-
-ServiceView view_of(const server::Server& server, const server::ServiceRuntime& runtime) {
-    const config::Service& def = *runtime.definition;
-    ServiceView v;
-    v.name = def.name;
-    services::KindDescription kind = runtime.kind->describe();
-    v.kind = std::move(kind.kind);
-    v.action = std::move(kind.action);
-    // A removed service has no listeners of its own any more.
-    if (!runtime.removed) {
-        for (const auto& l : def.listen) v.listeners.push_back(l.endpoint.to_string());
-    }
-    v.state = state_of(server, runtime);
-    v.active = runtime.active();
-    v.children = runtime.children();
-    v.counters = runtime.counters;
-    return v;
-}
-
-}  // namespace
-
-StatusView snapshot_status(const server::Server& server, const ReloadHistory& reloads) {
+StatusView snapshot_status(const server::ServerControl& server, const ReloadHistory& reloads) {
+    server::StatusSnapshot snapshot = server.status_snapshot();
     StatusView s;
     s.version = SWITCHBOARD_VERSION;
     s.pid = static_cast<long>(::getpid());
-    s.uptime_seconds = static_cast<double>(uv_now(server.loop()) - server.started_at()) / 1000.0;
-    s.config_file = server.config().file;
-    s.generation = server.generation();
-    s.connections = server.connections().size();
-    s.services = server.services().size();
-    std::set<const server::ServiceRuntime*> seen;
-    for (const auto& [name, runtime] : server.services()) {
-        s.children += runtime->children();
-        seen.insert(runtime.get());
-    }
-    for (const server::Connection* c = server.connections().front(); c != nullptr; c = c->next) {
-        if (seen.insert(c->service.get()).second) s.children += c->service->children();
-    }
-    s.stopping = server.stopping();
+    s.uptime_seconds = snapshot.uptime_seconds;
+    s.config_file = std::move(snapshot.config_file);
+    s.generation = snapshot.generation;
+    s.connections = snapshot.connections;
+    s.children = snapshot.children;
+    s.services = snapshot.services;
+    s.stopping = snapshot.stopping;
     s.reloads = reloads;
     return s;
 }
 
-std::vector<ServiceView> snapshot_services(const server::Server& server) {
-    std::vector<ServiceView> out;
-    std::map<const server::ServiceRuntime*, std::size_t> index;
-    for (const auto& [name, runtime] : server.services()) {
-        index[runtime.get()] = out.size();
-        out.push_back(view_of(server, *runtime));
-    }
-    // Removed services live on through their connections until those drain.
-    std::map<std::string, const server::ServiceRuntime*> draining;
-    for (const server::Connection* c = server.connections().front(); c != nullptr; c = c->next) {
-        if (index.count(c->service.get()) == 0) draining.emplace(c->service->name(), c->service.get());
-    }
-    for (const auto& [name, runtime] : draining) {
-        index[runtime] = out.size();
-        out.push_back(view_of(server, *runtime));
-    }
-    for (const server::Connection* c = server.connections().front(); c != nullptr; c = c->next) {
-        ServiceView& v = out[index[c->service.get()]];
-        v.counters.bytes_in += c->session->bytes_in();
-        v.counters.bytes_out += c->session->bytes_out();
-    }
-    return out;
-}
+std::vector<ServiceView> snapshot_services(const server::ServerControl& server) { return server.service_snapshots(); }
 
-std::vector<ConnectionView> snapshot_connections(const server::Server& server) {
-    std::vector<ConnectionView> out;
-    out.reserve(server.connections().size());
-    std::uint64_t now = uv_now(server.loop());
-    for (const server::Connection* c = server.connections().front(); c != nullptr; c = c->next) {
-        ConnectionView v;
-        v.id = c->id;
-        v.service = c->service->name();
-        v.peer = c->peer.to_string();
-        v.age_seconds = static_cast<double>(now - c->started) / 1000.0;
-        v.bytes_in = c->session->bytes_in();
-        v.bytes_out = c->session->bytes_out();
-        v.pid = c->session->child_pid();
-        out.push_back(std::move(v));
-    }
-    return out;
+std::vector<ConnectionView> snapshot_connections(const server::ServerControl& server) {
+    return server.connection_snapshots();
 }
 
 void log_state(const StatusView& s, const std::vector<ServiceView>& services) {

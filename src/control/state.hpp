@@ -1,5 +1,5 @@
-// The control socket's view of the running server: plain snapshots taken
-// from the Server on the loop thread, rendered as replies, metrics or a
+// The control socket's view of the running server: the plain snapshots
+// server/ produces (server/snapshot.hpp), rendered as replies, metrics or a
 // state dump. Keeping the renderers on these values (not on the Server)
 // lets the tests feed them a fake state.
 #pragma once
@@ -10,11 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "server/service_runtime.hpp"
-
-namespace sb::server {
-class Server;
-}
+#include "server/server_control.hpp"
 
 namespace sb::control {
 
@@ -41,33 +37,15 @@ struct StatusView {
     ReloadHistory reloads;
 };
 
-struct ServiceView {
-    std::string name;
-    std::string kind;    // "builtin" or "exec"
-    std::string action;  // "echo", or the program
-    std::vector<std::string> listeners;
-    std::string state;  // "enabled", "disabled" or "draining"
-    std::uint32_t active = 0;
-    std::uint32_t children = 0;
-    // Byte counts include the connections still open, so they only grow.
-    server::ServiceCounters counters;
-};
+// What `ctl services` and `ctl connections` show: the server's own snapshots.
+using ServiceView = server::ServiceSnapshot;
+using ConnectionView = server::ConnectionSnapshot;
 
-struct ConnectionView {
-    std::uint64_t id = 0;
-    std::string service;
-    std::string peer;
-    double age_seconds = 0;
-    std::uint64_t bytes_in = 0;
-    std::uint64_t bytes_out = 0;
-    pid_t pid = 0;  // 0: no child
-};
-
-StatusView snapshot_status(const server::Server& server, const ReloadHistory& reloads);
+StatusView snapshot_status(const server::ServerControl& server, const ReloadHistory& reloads);
 // The configured services by name, then removed services still draining.
-std::vector<ServiceView> snapshot_services(const server::Server& server);
+std::vector<ServiceView> snapshot_services(const server::ServerControl& server);
 // Oldest first.
-std::vector<ConnectionView> snapshot_connections(const server::Server& server);
+std::vector<ConnectionView> snapshot_connections(const server::ServerControl& server);
 
 // SIGUSR1: the status and every service, one log line each.
 void log_state(const StatusView& status, const std::vector<ServiceView>& services);

@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "switchboard/fd.hpp"
+
 namespace sb::net {
 namespace {
 
@@ -47,14 +49,14 @@ int clear_stale_unix_path(const std::string& path, std::string& why) {
         why = "exists and is not a socket";
         return -EEXIST;
     }
-    int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (probe < 0) return -errno;
+    Fd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!probe) return -errno;
     sockaddr_un sun{};
     sun.sun_family = AF_UNIX;
     std::memcpy(sun.sun_path, path.c_str(), path.size());
-    int rc = ::connect(probe, reinterpret_cast<sockaddr*>(&sun), sizeof sun);
+    int rc = ::connect(probe.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun);
     int err = errno;
-    ::close(probe);
+    probe.reset();
     if (rc == 0 || err == EAGAIN || err == EINPROGRESS) {
         why = "is in use by a running server";
         return -EADDRINUSE;
@@ -87,11 +89,12 @@ int bind_unix(const config::Listen& listen, BoundSocket& out, std::string& error
             return rc;
         }
     }
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    Fd owned(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    int fd = owned.get();
     if (fd < 0) return fail(errno, error, listen, "create a socket for");
     if (::bind(fd, reinterpret_cast<sockaddr*>(&sun), len) != 0) {
         int err = errno;
-        ::close(fd);
+        owned.reset();
         return fail(err, error, listen, "bind");
     }
     if (!ep.abstract) {
@@ -101,18 +104,18 @@ int bind_unix(const config::Listen& listen, BoundSocket& out, std::string& error
             ((o.owner || o.group) && ::chown(ep.host.c_str(), o.owner.value_or(static_cast<uid_t>(-1)),
                                              o.group.value_or(static_cast<gid_t>(-1))) != 0)) {
             int err = errno;
-            ::close(fd);
+            owned.reset();
             ::unlink(ep.host.c_str());
             return fail(err, error, listen, "set mode/owner of");
         }
     }
     if (::listen(fd, listen.options.backlog) != 0) {
         int err = errno;
-        ::close(fd);
+        owned.reset();
         if (out.created_file) ::unlink(ep.host.c_str());
         return fail(err, error, listen, "listen on");
     }
-    out.fd = fd;
+    out.fd = owned.release();
     return 0;
 }
 
@@ -130,7 +133,8 @@ int bind_listener(const config::Listen& listen, BoundSocket& out, std::string& e
         return -EINVAL;
     }
     int type = ep.transport == Transport::udp ? SOCK_DGRAM : SOCK_STREAM;
-    int fd = ::socket(addr->family(), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    Fd owned(::socket(addr->family(), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    int fd = owned.get();
     if (fd < 0) return fail(errno, error, listen, "create a socket for");
     const auto& o = listen.options;
     bool ok = set_flag(fd, SOL_SOCKET, SO_REUSEADDR, 1) == 0;
@@ -141,20 +145,20 @@ int bind_listener(const config::Listen& listen, BoundSocket& out, std::string& e
     }
     if (!ok) {
         int err = errno;
-        ::close(fd);
+        owned.reset();
         return fail(err, error, listen, "set socket options for");
     }
     if (::bind(fd, addr->get(), addr->length) != 0) {
         int err = errno;
-        ::close(fd);
+        owned.reset();
         return fail(err, error, listen, "bind");
     }
     if (type == SOCK_STREAM && ::listen(fd, o.backlog) != 0) {
         int err = errno;
-        ::close(fd);
+        owned.reset();
         return fail(err, error, listen, "listen on");
     }
-    out.fd = fd;
+    out.fd = owned.release();
     return 0;
 }
 

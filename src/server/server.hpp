@@ -28,6 +28,7 @@
 #include "server/connection.hpp"
 #include "server/fd_budget.hpp"
 #include "server/listener.hpp"
+#include "server/server_control.hpp"
 #include "server/service_runtime.hpp"
 #include "switchboard/config.hpp"
 #include "uv/signal.hpp"
@@ -39,42 +40,14 @@ class WaitService;
 
 namespace sb::server {
 
-// What an apply changed, for the reload log line and the control socket.
-struct ApplyReport {
-    std::vector<std::string> added, changed, removed, kept;
-    std::vector<std::string> errors;
-    double load_milliseconds = 0;   // reading and validating the files (0 when handed a Config)
-    double apply_milliseconds = 0;  // carrying out the plan
-    double milliseconds = 0;        // both: what the reload cost
-    [[nodiscard]] bool ok() const { return errors.empty(); }
-};
-
-// Parts above the server (the control socket, the config watcher) follow
-// it through this interface, so the server knows nothing about them.
-class ServerObserver {
-public:
-    // After every successful apply (start and reloads).
-    virtual void on_applied(const config::Config& config, const ApplyReport& report) = 0;
-    // After every reload that failed, whatever asked for it; the running
-    // configuration is unchanged. A failed first apply is not a reload.
-    virtual void on_reload_failed(const ApplyReport& report) = 0;
-    // SIGUSR1: write a state dump to the log.
-    virtual void on_dump_requested() = 0;
-    // The server is closing its handles; close yours now.
-    virtual void on_closing() = 0;
-
-protected:
-    ~ServerObserver() = default;
-};
-
-class Server final : public ListenerHandler {
+class Server final : public ListenerHandler, public ServerControl {
 public:
     explicit Server(uv_loop_t* loop);
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
     ~Server();
 
-    void add_observer(ServerObserver* observer) { observers_.push_back(observer); }
+    void add_observer(ServerObserver* observer) override { observers_.push_back(observer); }
 
     // Installs signal handles and timers. Call once, on the thread that
     // runs the loop, before the first apply. On failure some handles may
@@ -87,8 +60,6 @@ public:
     // is what reading `config` took, for the reload log line.
     ApplyReport apply(const config::Config& config, double load_milliseconds = 0);
 
-    // The outcome of one reload, delivered on the loop thread.
-    using ReloadDone = std::function<void(const ApplyReport& report)>;
 
     // Reads the configuration file again and applies it (SIGHUP, ctl reload,
     // the watcher). The files are read and validated on libuv's threadpool,
@@ -98,7 +69,7 @@ public:
     // requests made while a load is in flight share the one load that
     // follows it. When the server is stopping, `done` runs at once with
     // that error. Errors leave the running configuration untouched.
-    void reload(std::string_view trigger, ReloadDone done = {});
+    void reload(std::string_view trigger, ReloadDone done = {}) override;
 
     [[nodiscard]] bool reload_in_flight() const { return reload_.in_flight != nullptr; }
 
@@ -108,22 +79,22 @@ public:
 
     // Stops everything at once or after the grace (see shutdown); drain()
     // waits for connections however long they take, then exits.
-    void drain();
+    void drain() override;
 
     // ctl enable/disable: stop or resume accepting for one service without
     // touching the configuration. False when there is no such service.
-    [[nodiscard]] bool set_enabled(const std::string& name, bool enabled);
+    [[nodiscard]] bool set_enabled(const std::string& name, bool enabled) override;
 
-    [[nodiscard]] bool stopping() const { return stopping_; }
-    [[nodiscard]] uv_loop_t* loop() const { return loop_; }
+    [[nodiscard]] bool stopping() const override { return stopping_; }
+    [[nodiscard]] uv_loop_t* loop() const override { return loop_; }
     [[nodiscard]] const config::Config& config() const { return config_; }
-    [[nodiscard]] const std::map<std::string, std::shared_ptr<ServiceRuntime>>& services() const {
-        return services_;
-    }
-    [[nodiscard]] const ConnectionList& connections() const { return connections_; }
-    [[nodiscard]] const GlobalAdmission& admission() const { return global_; }
-    [[nodiscard]] const FdBudget& fd_budget() const { return fd_budget_; }
-    [[nodiscard]] std::uint64_t generation() const { return generation_; }
+    [[nodiscard]] std::uint64_t generation() const override { return generation_; }
+    [[nodiscard]] std::size_t connection_count() const override { return connections_.size(); }
+
+    // Snapshots for the parts that only look (snapshot.cpp).
+    [[nodiscard]] StatusSnapshot status_snapshot() const override;
+    [[nodiscard]] std::vector<ServiceSnapshot> service_snapshots() const override;
+    [[nodiscard]] std::vector<ConnectionSnapshot> connection_snapshots() const override;
     [[nodiscard]] std::uint64_t started_at() const { return started_at_; }
 
     // Prints the service table (service, protocol, address) to stderr.

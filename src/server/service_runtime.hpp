@@ -14,31 +14,13 @@
 
 #include "server/admission.hpp"
 #include "server/reject_reason.hpp"
+#include "server/snapshot.hpp"
 #include "services/kind.hpp"
 #include "switchboard/config.hpp"
 
 namespace sb::server {
 
 class Listener;
-
-struct ServiceCounters {
-    std::uint64_t accepted = 0;
-    std::array<std::uint64_t, k_reject_reasons> rejected{};
-    std::uint64_t spawned = 0;
-    std::uint64_t spawn_failures = 0;
-    std::uint64_t exits_ok = 0;
-    std::uint64_t exits_failed = 0;  // non-zero exit or killed by a signal
-    std::uint64_t bytes_in = 0;
-    std::uint64_t bytes_out = 0;
-    std::uint64_t datagrams_in = 0;
-    std::uint64_t datagrams_out = 0;
-
-    [[nodiscard]] std::uint64_t rejected_total() const {
-        std::uint64_t n = 0;
-        for (auto r : rejected) n += r;
-        return n;
-    }
-};
 
 struct ServiceRuntime {
     std::shared_ptr<const config::Service> definition;  // what new connections get

@@ -43,17 +43,11 @@ config::Listen tcp_listen(const net::Endpoint& endpoint) {
 struct ControlServer::Acceptor {
     config::Listen listen;
     Fd fd;
-    bool created_file = false;
-    dev_t dev = 0;  // identity of the socket file we created, so that
-    ino_t ino = 0;  // we never remove one another process put there since
+    net::SocketFile file;  // the socket file we created, if any
     uv::Poll poll;
 
     void close() {
-        if (created_file) {
-            struct stat st {};
-            const char* path = listen.endpoint.host.c_str();
-            if (::lstat(path, &st) == 0 && st.st_dev == dev && st.st_ino == ino) ::unlink(path);
-        }
+        net::remove_socket_file(file);
         poll.close([this] { delete this; });  // closes the fd
     }
 };
@@ -113,14 +107,7 @@ ControlServer::Acceptor* ControlServer::bind(const config::Listen& listen, std::
     auto* a = new Acceptor;
     a->listen = listen;
     a->fd.reset(bound.fd);
-    a->created_file = bound.created_file;
-    if (a->created_file) {
-        struct stat st {};
-        if (::lstat(listen.endpoint.host.c_str(), &st) == 0) {
-            a->dev = st.st_dev;
-            a->ino = st.st_ino;
-        }
-    }
+    a->file = bound.file;
     int rc = a->poll.init(server_.loop(), a->fd.get());
     if (rc == 0) {
         a->poll.on_event([this, a](int status, int) {

@@ -99,6 +99,8 @@ int bind_unix(const config::Listen& listen, BoundSocket& out, std::string& error
     }
     if (!ep.abstract) {
         out.created_file = true;
+        struct stat st{};
+        if (::lstat(ep.host.c_str(), &st) == 0) out.file = SocketFile{ep.host, st.st_dev, st.st_ino};
         const auto& o = listen.options;
         if (::chmod(ep.host.c_str(), o.mode) != 0 ||
             ((o.owner || o.group) && ::chown(ep.host.c_str(), o.owner.value_or(static_cast<uid_t>(-1)),
@@ -120,6 +122,14 @@ int bind_unix(const config::Listen& listen, BoundSocket& out, std::string& error
 }
 
 }  // namespace
+
+void remove_socket_file(const SocketFile& file) {
+    if (file.path.empty()) return;
+    struct stat st{};
+    if (::lstat(file.path.c_str(), &st) == 0 && st.st_dev == file.dev && st.st_ino == file.ino) {
+        ::unlink(file.path.c_str());
+    }
+}
 
 int bind_listener(const config::Listen& listen, BoundSocket& out, std::string& error) {
     out = {};

@@ -4,6 +4,8 @@
 // to a child.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "switchboard/config.hpp"
@@ -11,10 +13,23 @@
 
 namespace sb::net {
 
+// A UNIX socket file this process created, and its identity when created,
+// so that it is never removed once another process has put its own there.
+struct SocketFile {
+    std::string path;  // empty: none (abstract, or not UNIX)
+    dev_t dev = 0;
+    ino_t ino = 0;
+};
+
 struct BoundSocket {
     int fd = -1;
     bool created_file = false;  // a UNIX socket file we created (and must remove on exit)
+    SocketFile file;            // set when created_file
 };
+
+// Removes `file` if it is still the one that was created (same device and
+// inode). Every listener that created a socket file removes it this way.
+void remove_socket_file(const SocketFile& file);
 
 // Creates, configures, binds and (for streams) listens. Every fd is
 // SOCK_NONBLOCK | SOCK_CLOEXEC. On failure returns a negative errno and

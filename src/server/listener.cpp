@@ -10,7 +10,7 @@
 namespace sb::server {
 
 Listener::Listener(const config::Listen& listen, net::BoundSocket bound)
-    : listen_(listen), fd_(bound.fd), created_file_(bound.created_file) {}
+    : listen_(listen), fd_(bound.fd), file_(bound.file) {}
 
 Listener* Listener::adopt(uv_loop_t* loop, const config::Listen& listen, net::BoundSocket bound,
                           std::string& error) {
@@ -65,7 +65,7 @@ void Listener::close(bool remove_file, std::function<void()> done) {
     handler_ = nullptr;
     poll_.close([this, remove_file, done = std::move(done)] {
         fd_.reset();
-        if (remove_file && created_file_) ::unlink(listen_.endpoint.host.c_str());
+        if (remove_file) net::remove_socket_file(file_);
         auto cb = done;
         delete this;
         if (cb) cb();

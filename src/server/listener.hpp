@@ -94,7 +94,7 @@ private:
 
     config::Listen listen_;
     Fd fd_;
-    bool created_file_;
+    net::SocketFile file_;  // removed on close(true) if still ours
     std::uint8_t pause_reasons_ = k_pause_starting;
     bool handoff_ = false;
     bool accept_blocking_ = false;

@@ -100,3 +100,31 @@ TEST_CASE("a listener with a full backlog is in use, and probing it does not blo
     for (int c : clients) ::close(c);
     ::close(listener);
 }
+
+TEST_CASE("a socket file is removed only while it is still the one this listener created") {
+    TempDir dir{"sb-socket"};
+    std::string path = dir.path + "/s.sock";
+    net::BoundSocket bound;
+    std::string error;
+    REQUIRE_MESSAGE(net::bind_listener(unix_listen(path), bound, error) == 0, error);
+    REQUIRE(bound.created_file);
+    CHECK(bound.file.path == path);
+
+    // Another process replaced the file meanwhile: it is not ours to remove.
+    REQUIRE(::unlink(path.c_str()) == 0);
+    int other = ::open(path.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    REQUIRE(other >= 0);
+    ::close(other);
+    net::remove_socket_file(bound.file);
+    struct stat st{};
+    CHECK(::lstat(path.c_str(), &st) == 0);
+
+    // Our own file is removed.
+    REQUIRE(::unlink(path.c_str()) == 0);
+    net::BoundSocket again;
+    REQUIRE_MESSAGE(net::bind_listener(unix_listen(path), again, error) == 0, error);
+    net::remove_socket_file(again.file);
+    CHECK(::lstat(path.c_str(), &st) != 0);
+    ::close(bound.fd);
+    ::close(again.fd);
+}

@@ -18,33 +18,16 @@
 
 #include "switchboard/net/cidr.hpp"
 #include "switchboard/net/endpoint.hpp"
+#include "switchboard/net/listen.hpp"
 
 namespace sb::config {
 
 using Duration = std::chrono::milliseconds;
 
-// Socket options that belong to a listener's identity: a reload keeps a
-// listener (same fd) only when its endpoint and these options are unchanged.
-struct SocketOptions {
-    int backlog = 511;
-    bool reuse_port = false;
-    std::optional<bool> v6only;  // unset: dual-stack for "*", kernel default otherwise
-    bool nodelay = true;         // TCP_NODELAY on accepted connections
-    bool keepalive = false;      // SO_KEEPALIVE on accepted connections
-    // UNIX sockets only: file mode and ownership of the socket file.
-    mode_t mode = 0666;
-    std::optional<uid_t> owner;
-    std::optional<gid_t> group;
-
-    friend bool operator==(const SocketOptions&, const SocketOptions&) = default;
-};
-
-struct Listen {
-    net::Endpoint endpoint;
-    SocketOptions options;
-
-    friend bool operator==(const Listen&, const Listen&) = default;
-};
+// A listener's endpoint and socket options are net/'s own structs
+// (switchboard/net/listen.hpp); the configuration uses them as they are.
+using SocketOptions = net::SocketOptions;
+using Listen = net::Listen;
 
 enum class Builtin : std::uint8_t { echo, discard, chargen, daytime, time };
 

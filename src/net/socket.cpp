@@ -16,7 +16,7 @@
 namespace sb::net {
 namespace {
 
-int fail(int err, std::string& error, const config::Listen& listen, std::string_view what) {
+int fail(int err, std::string& error, const Listen& listen, std::string_view what) {
     error = "cannot " + std::string(what) + " " + listen.endpoint.to_string() + ": " + std::strerror(err);
     return -err;
 }
@@ -67,7 +67,7 @@ int clear_stale_unix_path(const std::string& path, std::string& why) {
     return ::unlink(path.c_str()) == 0 || errno == ENOENT ? 0 : -errno;
 }
 
-int bind_unix(const config::Listen& listen, BoundSocket& out, std::string& error) {
+int bind_unix(const Listen& listen, BoundSocket& out, std::string& error) {
     const auto& ep = listen.endpoint;
     sockaddr_un sun{};
     sun.sun_family = AF_UNIX;
@@ -131,7 +131,7 @@ void remove_socket_file(const SocketFile& file) {
     }
 }
 
-int bind_listener(const config::Listen& listen, BoundSocket& out, std::string& error) {
+int bind_listener(const Listen& listen, BoundSocket& out, std::string& error) {
     out = {};
     const auto& ep = listen.endpoint;
     if (ep.transport == Transport::unix_stream) {
@@ -179,7 +179,7 @@ SockAddr local_address(int fd) {
     return a;
 }
 
-void apply_accepted_options(int fd, const config::SocketOptions& options, Transport transport) {
+void apply_accepted_options(int fd, const SocketOptions& options, Transport transport) {
     if (transport != Transport::tcp) return;
     if (options.nodelay) (void)set_flag(fd, IPPROTO_TCP, TCP_NODELAY, 1);
     if (options.keepalive) (void)set_flag(fd, SOL_SOCKET, SO_KEEPALIVE, 1);

@@ -8,7 +8,7 @@
 
 #include <string>
 
-#include "switchboard/config.hpp"
+#include "switchboard/net/listen.hpp"
 #include "switchboard/net/endpoint.hpp"
 
 namespace sb::net {
@@ -36,12 +36,12 @@ void remove_socket_file(const SocketFile& file);
 // sets `error` to a sentence naming the address.
 // A UNIX socket path that exists is replaced only when it is a socket that
 // nothing answers on (a stale file); missing parent directories are created.
-[[nodiscard]] int bind_listener(const config::Listen& listen, BoundSocket& out, std::string& error);
+[[nodiscard]] int bind_listener(const Listen& listen, BoundSocket& out, std::string& error);
 
 // The local address of a bound or connected socket.
 [[nodiscard]] SockAddr local_address(int fd);
 
 // Per-connection options for an accepted TCP socket.
-void apply_accepted_options(int fd, const config::SocketOptions& options, Transport transport);
+void apply_accepted_options(int fd, const SocketOptions& options, Transport transport);
 
 }  // namespace sb::net

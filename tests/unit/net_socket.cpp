@@ -32,8 +32,8 @@ sockaddr_un unix_address(const std::string& path) {
     return sun;
 }
 
-config::Listen unix_listen(const std::string& path) {
-    config::Listen l;
+net::Listen unix_listen(const std::string& path) {
+    net::Listen l;
     l.endpoint.transport = net::Transport::unix_stream;
     l.endpoint.host = path;
     l.options.backlog = 8;

@@ -170,6 +170,10 @@ struct Config {
     std::string file;                 // the main file, absolute
     std::vector<std::string> files;   // every file read (main first)
     std::vector<std::string> watch_dirs;  // directories holding them or matched by includes
+    // Directories an include pattern points into that did not exist at
+    // load time; their nearest existing ancestor is in watch_dirs, so the
+    // watcher sees them appear.
+    std::vector<std::string> awaited_dirs;
     bool watch = false;
     Control control;
     Log log;

@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -95,6 +97,17 @@ private:
         }
     }
 
+    // `dir` does not exist yet: watch the nearest ancestor that does, so
+    // that creating it (and then files in it) triggers a reload.
+    void await_dir(const std::string& dir) {
+        if (std::find(config_.awaited_dirs.begin(), config_.awaited_dirs.end(), dir) == config_.awaited_dirs.end()) {
+            config_.awaited_dirs.push_back(dir);
+        }
+        std::string ancestor = directory_of(dir);
+        while (ancestor != "/" && !is_directory(ancestor)) ancestor = directory_of(ancestor);
+        note_watch_dir(ancestor);
+    }
+
     const Document* add_document(std::string_view text, const std::string& path) {
         auto doc = parse_document(text, path, diag_);
         if (!doc) return nullptr;
@@ -159,15 +172,21 @@ private:
             if (magic == std::string::npos) {
                 struct stat st {};
                 if (::stat(full.c_str(), &st) != 0) {
-                    entry.error("included file " + full + " does not exist");
+                    int err = errno;
+                    entry.error("included file " + full +
+                                (err == ENOENT ? std::string(" does not exist") : ": " + std::string(std::strerror(err))));
                     continue;
                 }
                 matches.push_back(absolute(full));
                 note_watch_dir(directory_of(matches.back()));
             } else {
                 // New files appear in the directory the pattern points into.
-                std::string dir = directory_of(full.substr(0, magic) + "x");
-                if (is_directory(dir)) note_watch_dir(absolute(dir));
+                std::string dir = absolute(directory_of(full.substr(0, magic) + "x"));
+                if (is_directory(dir)) {
+                    note_watch_dir(dir);
+                } else {
+                    await_dir(dir);
+                }
                 glob_t g{};
                 int rc = ::glob(full.c_str(), 0, nullptr, &g);
                 if (rc == 0) {

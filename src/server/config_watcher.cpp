@@ -44,6 +44,7 @@ ConfigChangeFilter ConfigChangeFilter::of(const config::Config& config) {
     ConfigChangeFilter f;
     f.files.insert(config.files.begin(), config.files.end());
     f.log_file = config.log.file;
+    f.awaited_dirs = config.awaited_dirs;
     return f;
 }
 
@@ -52,6 +53,10 @@ bool ConfigChangeFilter::relevant(std::string_view dir, const char* name) const 
     std::string path = std::string(dir) + "/" + name;
     if (!log_file.empty() && path == log_file) return false;
     if (files.count(path) != 0) return true;
+    // A directory an include waits for, or one on the way to it, appeared.
+    for (const std::string& awaited : awaited_dirs) {
+        if (awaited == path || (awaited.starts_with(path) && awaited[path.size()] == '/')) return true;
+    }
     std::string_view n = name;
     if (n.front() == '.' || n.back() == '~' || ends_with(n, ".swp") || ends_with(n, ".swx") || n == "4913") {
         return false;  // editors' scratch files

@@ -19,6 +19,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "server/server.hpp"
 #include "uv/fs_event.hpp"
@@ -31,6 +32,7 @@ namespace sb::server {
 // Hidden files, editor backups and the log file never can.
 struct ConfigChangeFilter {
     std::set<std::string> files;  // absolute paths
+    std::vector<std::string> awaited_dirs;  // include directories that do not exist yet
     std::string log_file;
 
     static ConfigChangeFilter of(const config::Config& config);

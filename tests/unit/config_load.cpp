@@ -727,6 +727,14 @@ TEST_CASE("includes: the errors") {
     CHECK(only_error(cfg::load_file(missing)).to_string() ==
           missing + ":1:14: /include/0: included file " + dir.path("nope.json") + " does not exist");
 
+    // A symlink loop is not a missing file: the errno's own words.
+    REQUIRE(::symlink(dir.path("loop-b.json").c_str(), dir.path("loop-a.json").c_str()) == 0);
+    REQUIRE(::symlink(dir.path("loop-a.json").c_str(), dir.path("loop-b.json").c_str()) == 0);
+    std::string looped = dir.write("looped.json", R"({"include": ["loop-a.json"]})");
+    CHECK(only_error(cfg::load_file(looped)).to_string() ==
+          looped + ":1:14: /include/0: included file " + dir.path("loop-a.json") +
+              ": Too many levels of symbolic links");
+
     dir.write("bad/x.json", R"({"log": {"level": "debug"}, "include": ["y.json"], "services": {}})");
     std::string main_bad = dir.write("main-bad.json", R"({"include": ["bad/*.json"]})");
     auto r = cfg::load_file(main_bad);

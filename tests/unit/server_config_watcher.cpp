@@ -62,6 +62,47 @@ TEST_CASE("which names in a watched directory can change the configuration") {
     CHECK_FALSE(f.relevant("/etc/sb", "4913"));
     CHECK_FALSE(f.relevant("/etc/sb", "main.conf.tmp"));
     CHECK_FALSE(f.relevant("/etc/sb", "control.sock"));
+    CHECK_FALSE(f.relevant("/etc/sb", "conf.d"));
+
+    // An include pointing into a directory that does not exist yet: the
+    // directories on the way to it matter when they appear.
+    c.awaited_dirs = {"/etc/sb/conf.d/extra"};
+    auto g = server::ConfigChangeFilter::of(c);
+    CHECK(g.relevant("/etc/sb", "conf.d"));
+    CHECK(g.relevant("/etc/sb/conf.d", "extra"));
+    CHECK_FALSE(g.relevant("/etc/sb", "conf"));
+    CHECK_FALSE(g.relevant("/etc/sb/conf.d", "extras"));
+}
+
+TEST_CASE("an include directory created after the load is watched once it appears") {
+    TempDir dir{"sb-watch-late"};
+    std::string main = dir.path + "/switchboard.json";
+    write_file(main, config_text(0));  // includes services.d/*.json, which does not exist yet
+    auto loaded = config::load_file(main);
+    REQUIRE(loaded.config.has_value());
+
+    uv::Loop loop;
+    {
+        server::Server server(loop.get());
+        REQUIRE(server.start(main) == 0);
+        REQUIRE(server.apply(*loaded.config).ok());
+        server::ConfigWatcher watcher(server);
+        server.add_observer(&watcher);
+        REQUIRE(watcher.start(server.config()) == 0);
+
+        REQUIRE(::mkdir((dir.path + "/services.d").c_str(), 0755) == 0);
+        CHECK(run_until(loop, [&] { return server.generation() == 2; }));
+        CHECK(watcher.watched() == 2);  // the main file's directory and now services.d
+
+        write_file(dir.path + "/services.d/echo.json",
+                   R"({"services": {"late": {"listen": "unix:)" + dir.path + R"(/late.sock", "builtin": "echo"}}})");
+        CHECK(run_until(loop, [&] { return server.generation() == 3; }));
+        CHECK(server.config().services.count("late") == 1);
+
+        server.shutdown(true);
+        loop.run();
+    }
+    CHECK(loop.close() == 0);
 }
 
 TEST_CASE("a rename-replace, a new included file and a burst each make one reload") {

@@ -17,8 +17,9 @@ namespace sb::cli {
 namespace {
 
 constexpr const char* k_import_usage =
-    "usage: switchboard import inetd  [FILE] [-o OUT [--force]] [--strict] [--services FILE] [--dialect openbsd|inetutils]\n"
-    "       switchboard import xinetd [FILE] [-o OUT [--force]] [--strict] [--services FILE]\n"
+    "usage: switchboard import inetd  [FILE] [-o OUT [--force]] [--strict] [--services FILE] [--hosts FILE]\n"
+    "                                [--dialect openbsd|inetutils]\n"
+    "       switchboard import xinetd [FILE] [-o OUT [--force]] [--strict] [--services FILE] [--hosts FILE]\n"
     "FILE defaults to /etc/inetd.conf or /etc/xinetd.conf; OUT defaults to stdout.\n";
 
 int import_usage(const std::string& message) {
@@ -92,6 +93,10 @@ int import_config(int argc, char** argv) {
                 return import_usage("--dialect is openbsd or inetutils");
             }
             options.dialect = dialect == "openbsd" ? import::Dialect::openbsd : import::Dialect::inetutils;
+        } else if (arg == "--hosts") {
+            std::string hosts;
+            if (!value(hosts)) return import_usage("--hosts needs a file");
+            options.resolve = import::hosts_file_resolver(hosts);
         } else if (arg == "--force") {
             force = true;
         } else if (arg == "--strict") {

@@ -5,6 +5,9 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <fstream>
+#include <map>
+#include <sstream>
 
 #include "net/quote.hpp"
 #include "switchboard/net/cidr.hpp"
@@ -32,6 +35,25 @@ std::vector<std::string> getaddrinfo_resolve(const std::string& name) {
 }
 
 }  // namespace
+
+HostResolver hosts_file_resolver(const std::string& path) {
+    std::multimap<std::string, std::string> table;  // name → address, in file order
+    std::ifstream in(path);
+    for (std::string line; std::getline(in, line);) {
+        if (auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
+        std::istringstream fields(line);
+        std::string address;
+        if (!(fields >> address) || !net::IpAddress::parse(address)) continue;
+        for (std::string name; fields >> name;) table.emplace(name, address);
+    }
+    return [table = std::move(table)](const std::string& name) {
+        std::vector<std::string> out;
+        for (auto [it, end] = table.equal_range(name); it != end; ++it) {
+            if (std::find(out.begin(), out.end(), it->second) == out.end()) out.push_back(it->second);
+        }
+        return out;
+    };
+}
 
 Hosts::Hosts(HostResolver resolver, Report& report)
     : resolver_(resolver ? std::move(resolver) : HostResolver(getaddrinfo_resolve)), report_(report) {}

@@ -37,6 +37,10 @@ enum class Dialect : std::uint8_t { openbsd, inetutils };
 // default asks getaddrinfo.
 using HostResolver = std::function<std::vector<std::string>(const std::string& name)>;
 
+// A resolver that reads names from a hosts(5) file instead of asking the
+// system (`--hosts FILE`: offline imports, hermetic tests).
+HostResolver hosts_file_resolver(const std::string& path);
+
 struct Options {
     std::string services_file = "/etc/services";
     Dialect dialect = Dialect::openbsd;

@@ -134,17 +134,21 @@ std::optional<ServiceDraft> map_entry(const InetdEntry& e, const ServicesDb& ser
         return std::nullopt;
     }
     set_user(d, e.user);
-    if (e.program == "internal") {
-        d.builtin = e.service;
-    } else {
-        set_argv(d, e.program, e.args, report);
-    }
-
     if (e.service.starts_with("tcpmux/")) {
         std::string name = e.service.substr(7);
         bool plus = name.starts_with("+");
         if (plus) name.erase(0, 1);
-        return map_tcpmux(TcpmuxEntry{name, plus, d}, report);
+        // What the program's line would say matters once tcpmux maps.
+        Report program_report;
+        set_argv(d, e.program, e.args, program_report);
+        auto mapped = map_tcpmux(TcpmuxEntry{name, plus, d}, report);
+        if (mapped) report.append(program_report);
+        return mapped;
+    }
+    if (e.program == "internal") {
+        d.builtin = e.service;
+    } else {
+        set_argv(d, e.program, e.args, report);
     }
     if (proto->transport != "unix" && e.service.find('/') != std::string::npos) {
         report.unmapped(e.origin.file, e.origin.line,

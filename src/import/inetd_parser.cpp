@@ -68,6 +68,7 @@ std::vector<std::string> split_hosts(const std::string& list) {
 std::vector<InetdEntry> parse_inetd(std::string_view text, const std::string& file, Report& report) {
     std::vector<InetdEntry> entries;
     std::vector<std::string> default_hosts{"*"};
+    report.reading(file);
     for (const Logical& logical : logical_lines(text)) {
         std::vector<std::string> fields = split_fields(logical.text);
         if (fields.empty()) continue;

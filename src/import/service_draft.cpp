@@ -59,6 +59,16 @@ void drop_wait_admission(ServiceDraft& draft, Report& report) {
     });
 }
 
+namespace {
+
+// Whole numbers are written without ".0".
+json number(double value) {
+    if (value == static_cast<double>(static_cast<std::int64_t>(value))) return static_cast<std::int64_t>(value);
+    return value;
+}
+
+}  // namespace
+
 json to_json(const ServiceDraft& d, bool with_listen) {
     json s = json::object();
     if (with_listen) s["listen"] = d.listen;
@@ -87,8 +97,8 @@ json to_json(const ServiceDraft& d, bool with_listen) {
     if (d.max_connections) s["max_connections"] = *d.max_connections;
     if (d.per_source) s["per_source"] = *d.per_source;
     if (d.rate_per_second) {
-        json rate = {{"per_second", *d.rate_per_second}};
-        if (d.rate_burst) rate["burst"] = *d.rate_burst;
+        json rate = {{"per_second", number(*d.rate_per_second)}};
+        if (d.rate_burst) rate["burst"] = number(*d.rate_burst);
         s["rate"] = rate;
     }
     if (!d.banner.empty()) s["banner"] = {{"file", d.banner}};

@@ -7,7 +7,7 @@ namespace sb::import {
 
 std::optional<ServiceDraft> map_tcpmux(const TcpmuxEntry& entry, Report& report) {
     report.unmapped(entry.program.origin.file, entry.program.origin.line,
-                    std::string("tcpmux service ") + (entry.plus ? "+" : "") + net::quote(entry.name) +
+                    "tcpmux service " + net::quote((entry.plus ? "+" : "") + entry.name) +
                         ": tcpmux is not supported yet; not imported");
     return std::nullopt;
 }

@@ -45,6 +45,7 @@ public:
         enum class State : std::uint8_t { outside, want_brace, inside } state = State::outside;
         XinetdSection section;
         int number = 0;
+        report_.reading(file);
         std::istringstream in{std::string(text)};
         for (std::string raw; std::getline(in, raw);) {
             ++number;

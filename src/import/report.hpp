@@ -36,6 +36,11 @@ public:
         std::stable_sort(warnings_.begin(), warnings_.end(), [&](const Warning& a, const Warning& b) {
             return std::pair(rank(a), a.line) < std::pair(rank(b), b.line);
         });
+        // A default applied to many services is reported once.
+        auto same = [](const Warning& a, const Warning& b) {
+            return a.file == b.file && a.line == b.line && a.message == b.message;
+        };
+        warnings_.erase(std::unique(warnings_.begin(), warnings_.end(), same), warnings_.end());
         return std::move(warnings_);
     }
 

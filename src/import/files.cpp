@@ -26,6 +26,14 @@ std::optional<std::string> read_text(const std::string& path, std::string& error
     return text.str();
 }
 
+Result import_file(const std::string& path, const Options& options,
+                   Result (*import_text)(std::string_view, const std::string&, const Options&)) {
+    Result result;
+    auto text = read_text(path, result.error);
+    if (!text) return result;
+    return import_text(*text, path, options);
+}
+
 std::optional<std::vector<std::string>> includedir_files(const std::string& dir, std::string& error) {
     std::error_code ec;
     std::vector<std::string> names;

@@ -6,7 +6,14 @@
 #include <string>
 #include <vector>
 
+#include "import/import.hpp"
+
 namespace sb::import {
+
+// Reads `path` and imports its text with `import_text`; an unreadable file
+// is the result's error.
+Result import_file(const std::string& path, const Options& options,
+                   Result (*import_text)(std::string_view, const std::string&, const Options&));
 
 // The file's text, or nullopt with `error` set ("cannot read F: reason").
 std::optional<std::string> read_text(const std::string& path, std::string& error);

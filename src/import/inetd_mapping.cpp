@@ -219,10 +219,7 @@ Result import_inetd_text(std::string_view text, const std::string& name, const O
 }
 
 Result import_inetd(const std::string& path, const Options& options) {
-    Result result;
-    auto text = read_text(path, result.error);
-    if (!text) return result;
-    return import_inetd_entries(*text, path, options);
+    return import_file(path, options, import_inetd_text);
 }
 
 }  // namespace sb::import

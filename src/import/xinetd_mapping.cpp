@@ -347,10 +347,7 @@ Result import_xinetd_text(std::string_view text, const std::string& name, const 
 }
 
 Result import_xinetd(const std::string& path, const Options& options) {
-    Result result;
-    auto text = read_text(path, result.error);
-    if (!text) return result;
-    return import_xinetd_text(*text, path, options);
+    return import_file(path, options, import_xinetd_text);
 }
 
 }  // namespace sb::import

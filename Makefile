@@ -9,6 +9,8 @@ CONFIG     ?= config/switchboard.json
 BUILD_PACKAGES = meson ninja-build g++ pkg-config python3 libuv1-dev nlohmann-json3-dev doctest-dev
 # Real programs the integration tests serve and use as clients.
 TEST_PACKAGES  = tftpd-hpa tftp-hpa rsync procps
+# The files `switchboard import` is tested on (/etc/xinetd.d); the daemon is not started.
+TEST_PACKAGES += xinetd
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

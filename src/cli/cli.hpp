@@ -16,5 +16,7 @@ int run(const std::string& config_path);
 int check(const std::string& config_path);
 // `switchboard ctl [-s SOCKET] [--json] COMMAND [ARG]`; args are what follows "ctl".
 int ctl(int argc, char** argv);
+// `switchboard import inetd|xinetd [FILE] ...`; args are what follows "import".
+int import_config(int argc, char** argv);
 
 }  // namespace sb::cli

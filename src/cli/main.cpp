@@ -14,6 +14,8 @@ constexpr const char* k_usage =
     "       switchboard check [-c FILE]            validate a configuration; exit 0, or 2 listing every error\n"
     "       switchboard ctl   [-s SOCKET] [--json] COMMAND [NAME]\n"
     "                 status | services | connections | metrics | reload | enable NAME | disable NAME | drain\n"
+    "       switchboard import inetd|xinetd [FILE] [-o OUT [--force]] [--strict] [--services FILE]\n"
+    "                 translate /etc/inetd.conf or /etc/xinetd.conf (and its includes) into a configuration\n"
     "       switchboard --version | --help\n"
     "\n"
     "FILE defaults to /etc/switchboard/switchboard.json.\n";
@@ -37,6 +39,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (command == "ctl") return ctl(argc - 2, argv + 2);
+    if (command == "import") return import_config(argc - 2, argv + 2);
     if (command != "run" && command != "check") return usage_error("unknown command '" + std::string(command) + "'");
 
     std::string config_path = k_default_config;

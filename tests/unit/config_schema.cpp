@@ -300,6 +300,7 @@ TEST_CASE("the schema and the parser know the same keys") {
     const Place places[] = {
         {"#", as_set(keys::top)},
         {"#/$defs/control", as_set(keys::control)},
+        {"#/$defs/metrics", as_set(keys::metrics)},
         {"#/$defs/log", as_set(keys::log)},
         {"#/$defs/limits", as_set(keys::limits)},
         {"#/$defs/defaults", as_set(keys::admission)},

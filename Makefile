@@ -29,6 +29,9 @@ build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 run: build
+	@echo "switchboard: serving $(CONFIG) in the foreground (Ctrl-C stops it). From another terminal:"
+	@echo "  $(CURDIR)/$(BUILD)/switchboard ctl -c $(abspath $(CONFIG)) status"
+	@echo "  printf 'hello\\r\\n' | $(CURDIR)/$(BUILD)/switchboard probe tcp://127.0.0.1:10007"
 	$(BUILD)/switchboard run -c $(CONFIG)
 
 # The whole suite twice: a normal build, then AddressSanitizer + UBSan.

@@ -40,7 +40,7 @@ constexpr const char* k_ctl_usage =
     "\n"
     "  -s, --socket SOCKET  the control socket: a path, or tcp://127.0.0.1:PORT\n"
     "  -c, --config FILE    use the control socket FILE configures\n"
-    "  without either: the control socket of $SWITCHBOARD_CONFIG or /etc/switchboard/switchboard.json\n"
+    "  without either: the control socket of $SWITCHBOARD_CONFIG or " SWITCHBOARD_DEFAULT_CONFIG "\n"
     "  when that file exists and loads, else /run/switchboard/control.sock\n"
     "  --json               print the server's reply as one JSON line\n";
 

@@ -19,7 +19,7 @@ constexpr const char* k_usage =
     "       switchboard probe [-t SECONDS] [-n BYTES] ADDRESS   send stdin to a service, print the answer\n"
     "       switchboard --version | --help\n"
     "\n"
-    "FILE defaults to $SWITCHBOARD_CONFIG, else /etc/switchboard/switchboard.json.\n"
+    "FILE defaults to $SWITCHBOARD_CONFIG, else " SWITCHBOARD_DEFAULT_CONFIG ".\n"
     "--offline checks no users, groups, programs or files of this host.\n";
 
 int usage_error(const std::string& message) {

@@ -6,6 +6,7 @@
 // Exit codes: 0 the exchange finished (the server closed, the answer came,
 // or --max-bytes were read); 1 no connection, an I/O error or the timeout;
 // 2 a usage error.
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -69,13 +70,15 @@ std::optional<double> parse_seconds(std::string_view text) {
 
 struct Options {
     std::string address;
+    bool stdin_closed = false;  // fd 0 not open at all: no input
     int timeout_ms = 5000;
     std::optional<std::size_t> max_bytes;
 };
 
 // Stream: copy stdin → socket and socket → stdout until the server closes.
 int stream_exchange(int fd, const Options& o) {
-    bool stdin_open = true;
+    bool stdin_open = !o.stdin_closed;
+    if (!stdin_open) (void)::shutdown(fd, SHUT_WR);
     std::size_t printed = 0;
     char buf[65536];
     for (;;) {
@@ -84,7 +87,7 @@ int stream_exchange(int fd, const Options& o) {
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return fail(o.address, std::strerror(errno));
         if (n == 0) return fail(o.address, "no answer within the timeout");
-        if (stdin_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+        if (stdin_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) != 0) {
             ssize_t got = ::read(STDIN_FILENO, buf, sizeof buf);
             if (got < 0 && errno == EINTR) continue;
             if (got <= 0) {
@@ -120,7 +123,7 @@ int stream_exchange(int fd, const Options& o) {
 int datagram_exchange(int fd, const Options& o) {
     std::string payload;
     char buf[k_max_datagram + 1];
-    for (;;) {
+    while (!o.stdin_closed) {
         ssize_t got = ::read(STDIN_FILENO, buf, sizeof buf);
         if (got < 0 && errno == EINTR) continue;
         if (got < 0) return fail("stdin", std::strerror(errno));
@@ -151,6 +154,9 @@ int datagram_exchange(int fd, const Options& o) {
 
 int probe(int argc, char** argv) {
     Options o;
+    // Checked before any socket exists: with fd 0 closed, the socket would
+    // become fd 0 and be read as if it were stdin.
+    o.stdin_closed = ::fcntl(STDIN_FILENO, F_GETFD) < 0;
     std::optional<std::string> address;
     for (int i = 0; i < argc; ++i) {
         std::string_view arg = argv[i];

@@ -191,6 +191,13 @@ class ProbeTests(unittest.TestCase):
                 self.assertEqual(r.returncode, 0, r.stderr)
                 self.assertEqual(r.stdout, b"hello\r\n")
 
+    def test_a_closed_stdin_counts_as_empty_input(self):
+        # fd 0 closed (not /dev/null): poll reports POLLNVAL, which must end
+        # the input, or the probe spins and the echo never sees EOF.
+        r = subprocess.run(["sh", "-c", 'exec 0<&-; exec "$0" probe -t 2 "$1"', harness.SWITCHBOARD,
+                            f"tcp://127.0.0.1:{self.port}"], capture_output=True, timeout=10)
+        self.assertEqual((r.returncode, r.stdout), (0, b""), r.stderr)
+
     def test_a_large_input_is_echoed_whole(self):
         payload = bytes(range(256)) * 8192  # 2 MiB: more than both socket buffers
         r = probe(f"tcp://127.0.0.1:{self.port}", input=payload)

@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "switchboard/config/load.hpp"
@@ -106,4 +108,37 @@ TEST_CASE("a UNIX socket in a directory another user can write to is an error") 
         ok(load(control_at(sticky_dir + "/control.sock")));
         ok(load(unix_echo("unix:" + open_dir + "/s.sock"), false));
     }
+}
+
+TEST_CASE("the defaults that bound one source are what the README says") {
+    using namespace std::chrono_literals;
+    const std::string services = R"("services": {
+        "b": {"listen": "tcp://127.0.0.1:1", "builtin": "echo"},
+        "e": {"listen": "tcp://127.0.0.1:2", "exec": {"argv": ["/bin/cat"]}},
+        "w": {"listen": "tcp://127.0.0.1:3", "exec": {"argv": ["/bin/cat"], "wait": true}},
+        "own": {"listen": "tcp://127.0.0.1:4", "builtin": "echo", "per_source": 3, "timeouts": {"idle": "2s"}}})";
+    cfg::Config c = ok(load("{" + services + "}", false));
+    CHECK(cfg::k_default_per_source == 40);
+    CHECK(cfg::k_builtin_default_idle == 5min);
+    CHECK(c.services.at("b").admission.per_source == 40);
+    CHECK(c.services.at("b").timeouts.idle == 5min);
+    CHECK(c.services.at("e").admission.per_source == 40);
+    CHECK(c.services.at("e").timeouts.idle == 0ms);  // exec: no default idle timeout
+    CHECK(c.services.at("w").admission.per_source == cfg::k_unlimited);  // its child accepts
+    CHECK(c.services.at("own").admission.per_source == 3);
+    CHECK(c.services.at("own").timeouts.idle == 2s);
+
+    // "defaults" overrides the built-in defaults, and 0 turns them off.
+    cfg::Config d = ok(load(R"({"defaults": {"per_source": 0, "timeouts": {"idle": 0}}, )" + services + "}", false));
+    CHECK(d.services.at("b").admission.per_source == cfg::k_unlimited);
+    CHECK(d.services.at("b").timeouts.idle == 0ms);
+    CHECK(d.services.at("own").admission.per_source == 3);
+    CHECK(d.services.at("own").timeouts.idle == 2s);
+
+    std::ifstream in(std::string(SB_SOURCE_ROOT) + "/README.md");
+    std::string readme((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK(readme.find("| `per_source` | 40 | 40 (not for `wait: true`) |") != std::string::npos);
+    CHECK(readme.find("| `timeouts.idle` | 5 min | none |") != std::string::npos);
+    CHECK(readme.find("| `per_source` (built-in and exec services) | 40 |") != std::string::npos);
+    CHECK(readme.find("| `timeouts.idle` (built-ins) | 5 min |") != std::string::npos);
 }

@@ -3,16 +3,21 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 BENCH_BUILD ?= build-release
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 2
 CONFIG     ?= config/switchboard.json
 
 # Needed to build and run.
 BUILD_PACKAGES = meson ninja-build g++ pkg-config python3 libuv1-dev nlohmann-json3-dev doctest-dev
 # Real programs the integration tests serve and use as clients.
 TEST_PACKAGES  = tftpd-hpa tftp-hpa rsync procps
+# clang with libFuzzer and the sanitizer runtimes, for `make fuzz`.
+FUZZ_PACKAGES  = clang libclang-rt-14-dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps test-deps build run test bench clean
+.PHONY: all deps test-deps fuzz-deps build run test bench fuzz clean
 
 all: build
 
@@ -24,6 +29,9 @@ test-deps: deps
 
 $(BUILD)/build.ninja:
 	meson setup $(BUILD)
+
+fuzz-deps: deps
+	@sh tools/install-packages.sh $(FUZZ_PACKAGES)
 
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -49,5 +57,14 @@ bench: deps
 	ninja -C $(BENCH_BUILD)
 	python3 tests/bench/run.py --build $(BENCH_BUILD)
 
+# Every fuzz target (fuzz/meson.build) built with clang, libFuzzer, ASan and
+# UBSan, run for FUZZ_SECONDS each (FUZZ_JOBS at once); what they find
+# interesting is merged into fuzz/corpus/<target>, which `make test` replays.
+fuzz: fuzz-deps
+	@[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang CXX=clang++ meson setup $(FUZZ_BUILD) -Dfuzzing=enabled \
+	  -Db_sanitize=address,undefined -Db_lundef=false
+	ninja -C $(FUZZ_BUILD) $$(sed -n "s/^ *'\([a-z_]*\)',$$/fuzz\/fuzz-\1/p" fuzz/meson.build)
+	sh tools/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_JOBS)
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD) $(FUZZ_BUILD)

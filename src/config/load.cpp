@@ -22,13 +22,13 @@ namespace {
 
 // What one load may read (README "Security"): memory for a load is linear
 // in the bytes read, so these bound it.
-constexpr std::size_t k_max_file_size = 4 * 1024 * 1024;
-constexpr std::size_t k_max_total_size = 16 * 1024 * 1024;
+constexpr std::size_t k_max_file_size = 16 * 1024 * 1024;
+constexpr std::size_t k_max_total_size = 64 * 1024 * 1024;
 constexpr std::size_t k_max_included_files = 1000;
 
 std::string too_large(const std::string& why) {
     if (why.starts_with("it is larger than")) {
-        return why + ", the most a configuration file may hold (4 MiB)";
+        return why + ", the most a configuration file may hold (16 MiB)";
     }
     return why;
 }
@@ -213,7 +213,7 @@ private:
         total_size_ += text->size();
         if (total_size_ > k_max_total_size) {
             entry.error("the configuration and its included files are larger than " +
-                        std::to_string(k_max_total_size) + " bytes together (16 MiB), the most one load reads");
+                        std::to_string(k_max_total_size) + " bytes together (64 MiB), the most one load reads");
             return false;
         }
         const Document* doc = add_document(*text, path);

@@ -117,14 +117,14 @@ class ConfigSizeTests(unittest.TestCase):
 
     def test_an_oversized_configuration_is_one_clear_error(self):
         cfg = json.dumps(base_config({}))
-        path = self.write("big.json", cfg + " " * (4 * 1024 * 1024 + 1 - len(cfg)))
+        path = self.write("big.json", cfg + " " * (16 * 1024 * 1024 + 1 - len(cfg)))
         r = run_cli("check", "-c", path)
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
-        self.assertIn(f"{path}: cannot read the configuration: it is larger than 4194304 bytes, "
-                      "the most a configuration file may hold (4 MiB)", r.stdout + r.stderr)
+        self.assertIn(f"{path}: cannot read the configuration: it is larger than 16777216 bytes, "
+                      "the most a configuration file may hold (16 MiB)", r.stdout + r.stderr)
         # One byte less is fine.
         with open(path, "r+") as f:
-            f.truncate(4 * 1024 * 1024)
+            f.truncate(16 * 1024 * 1024)
         r = run_cli("check", "-c", path)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 

@@ -5,6 +5,9 @@ ASAN_BUILD ?= build-asan
 BENCH_BUILD ?= build-release
 INSTALL_BUILD ?= build-install
 PREFIX     ?= /usr/local
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 2
 CONFIG     ?= config/switchboard.json
 
 # Needed to build and run.
@@ -15,10 +18,12 @@ BUILD_PACKAGES = meson ninja-build g++ pkg-config python3 libuv1-dev nlohmann-js
 TEST_PACKAGES  = tftpd-hpa tftp-hpa rsync procps mandoc groff systemd python3-prometheus-client python3-yaml
 # The files `switchboard import` is tested on (/etc/xinetd.d); the daemon is not started.
 TEST_PACKAGES += xinetd
+# clang with libFuzzer and the sanitizer runtimes, for `make fuzz`.
+FUZZ_PACKAGES  = clang libclang-rt-14-dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps test-deps build run test bench install clean
+.PHONY: all deps test-deps fuzz-deps build run test bench install fuzz clean
 
 all: build
 
@@ -30,6 +35,9 @@ test-deps: deps
 
 $(BUILD)/build.ninja:
 	meson setup $(BUILD)
+
+fuzz-deps: deps
+	@sh tools/install-packages.sh $(FUZZ_PACKAGES)
 
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -67,5 +75,14 @@ install: deps
 	DESTDIR="$(DESTDIR)" meson install -C $(INSTALL_BUILD) --no-rebuild
 	@[ -n "$(DESTDIR)" ] || echo "installed; now: systemctl daemon-reload && systemctl enable --now switchboard"
 
+# Every fuzz target (fuzz/meson.build) built with clang, libFuzzer, ASan and
+# UBSan, run for FUZZ_SECONDS each (FUZZ_JOBS at once); what they find
+# interesting is merged into fuzz/corpus/<target>, which `make test` replays.
+fuzz: fuzz-deps
+	@[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang CXX=clang++ meson setup $(FUZZ_BUILD) -Dfuzzing=enabled \
+	  -Db_sanitize=address,undefined -Db_lundef=false
+	ninja -C $(FUZZ_BUILD) $$(sed -n "s/^ *'\([a-z_]*\)',$$/fuzz\/fuzz-\1/p" fuzz/meson.build)
+	sh tools/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_JOBS)
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD) $(INSTALL_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD) $(INSTALL_BUILD) $(FUZZ_BUILD)

@@ -173,6 +173,13 @@ struct Limits {
 
 // Documented defaults for exec services, whose children are expensive.
 inline constexpr std::uint32_t k_exec_default_max_connections = 256;
+// Documented defaults that bound what one client can hold (README
+// "Security"): concurrent connections per source address for built-in and
+// exec services (not wait-mode ones, whose child accepts), as s6-tcpserver
+// does; and an idle timeout for built-ins, whose silent connections would
+// otherwise be held forever.
+inline constexpr std::uint32_t k_default_per_source = 40;
+inline constexpr Duration k_builtin_default_idle = std::chrono::minutes(5);
 
 struct Config {
     std::string file;                 // the main file, absolute

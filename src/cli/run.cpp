@@ -8,6 +8,7 @@
 #include "control/control_server.hpp"
 #include "control/systemd.hpp"
 #include "log/log.hpp"
+#include "process/fd_limit.hpp"
 #include "server/config_watcher.hpp"
 #include "server/server.hpp"
 #include "switchboard/config/load.hpp"
@@ -15,19 +16,6 @@
 
 namespace sb::cli {
 namespace {
-
-// The fd budget starts at the hard limit: connections are cheap here, and
-// running out early would refuse clients the machine could serve.
-rlim_t raise_fd_limit() {
-    rlimit rl{};
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
-    if (rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        (void)setrlimit(RLIMIT_NOFILE, &rl);
-        (void)getrlimit(RLIMIT_NOFILE, &rl);
-    }
-    return rl.rlim_cur;
-}
 
 }  // namespace
 
@@ -43,7 +31,10 @@ int run(const std::string& config_path) {
         std::fprintf(stderr, "switchboard: %s\n", err.c_str());
         return 2;
     }
-    rlim_t fds = raise_fd_limit();
+    // The fd budget starts at the hard limit: connections are cheap here, and
+    // running out early would refuse clients the machine could serve.
+    // Children get the starting soft limit back (process/fd_limit.hpp).
+    rlim_t fds = process::raise_fd_limit();
 
     uv::Loop loop;
     if (!loop.ok()) {

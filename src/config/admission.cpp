@@ -158,7 +158,10 @@ void read_admission(const ObjectReader& object, AdmissionSettings& into, LoadCon
             a.banner_fail = read_banner(n, context);
         } else if (key == "timeouts") {
             ObjectReader timeouts(n, keys::timeouts);
-            if (auto idle = timeouts.get("idle")) assign(into.timeouts.idle, idle->duration());
+            if (auto idle = timeouts.get("idle")) {
+                assign(into.timeouts.idle, idle->duration());
+                into.idle_given = true;
+            }
             if (auto max = timeouts.get("max_duration")) assign(into.timeouts.max_duration, max->duration());
         }
     }

@@ -22,8 +22,18 @@ using net::quote;
 
 namespace {
 
+// What one load may read (README "Security"): memory for a load is linear
+// in the bytes read, so these bound it.
 constexpr std::size_t k_max_file_size = 16 * 1024 * 1024;
+constexpr std::size_t k_max_total_size = 64 * 1024 * 1024;
 constexpr std::size_t k_max_included_files = 1000;
+
+std::string too_large(const std::string& why) {
+    if (why.starts_with("it is larger than")) {
+        return why + ", the most a configuration file may hold (16 MiB)";
+    }
+    return why;
+}
 
 constexpr KeyHint k_defaults_hints[] = {
     {"listen", "\"listen\" cannot be set in \"defaults\"; each service has its own"},
@@ -76,9 +86,10 @@ public:
         std::string why;
         auto text = read_file(config_.file, k_max_file_size, why);
         if (!text) {
-            diag_.add(config_.file, "", {}, "cannot read the configuration: " + why);
+            diag_.add(config_.file, "", {}, "cannot read the configuration: " + too_large(why));
             return finish();
         }
+        total_size_ = text->size();
         const Document* main = add_document(*text, config_.file);
         if (main != nullptr) read_main(*main);
         return finish();
@@ -224,8 +235,14 @@ private:
         std::string why;
         auto text = read_file(path, k_max_file_size, why);
         if (!text) {
-            entry.error("cannot read included file " + path + ": " + why);
+            entry.error("cannot read included file " + path + ": " + too_large(why));
             return true;
+        }
+        total_size_ += text->size();
+        if (total_size_ > k_max_total_size) {
+            entry.error("the configuration and its included files are larger than " +
+                        std::to_string(k_max_total_size) + " bytes together (64 MiB), the most one load reads");
+            return false;
         }
         const Document* doc = add_document(*text, path);
         if (doc == nullptr) return true;
@@ -262,6 +279,7 @@ private:
     }
 
     LoadContext context_;
+    std::size_t total_size_ = 0;  // bytes of every file read so far
     Diagnostics diag_;
     Config config_;
     std::vector<std::unique_ptr<Document>> docs_;

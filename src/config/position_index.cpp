@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstring>
 #include <string>
 #include <unordered_map>
 
@@ -93,20 +94,29 @@ std::string decode_key(std::string_view raw) {
 
 }  // namespace
 
+std::string PositionIndex::member_key(Id parent, std::string_view key) {
+    std::string out(sizeof parent, '\0');
+    std::memcpy(out.data(), &parent, sizeof parent);
+    out += key;
+    return out;
+}
+
 PositionIndex PositionIndex::build(std::string_view text) {
     PositionIndex index;
     struct Frame {
         bool object = false;
-        std::size_t prefix = 0;  // pointer length of the container itself
-        std::size_t next = 0;    // arrays: index of the next element
-        std::unordered_map<std::string, TextPosition> keys;
+        Id id = k_none;          // the container's entry; k_none when not indexed
+        std::size_t prefix = 0;  // length of `pointer` at the container itself
+        std::vector<Id> elements;  // arrays: the ids of the elements so far
     };
     std::vector<Frame> stack;
+    // The pointer of the current value, kept only to name duplicate keys:
+    // one string for the whole scan, never a copy per value.
     std::string pointer;
     Scanner s(text);
     TextPosition key_at;
 
-    auto indexed = [&] { return stack.size() <= k_max_depth; };
+    auto indexed = [&] { return stack.size() <= k_max_depth && (stack.empty() || stack.back().id != k_none); };
     // After '{' or ',' in an object: reads `"key" :` and points at its value.
     auto read_key = [&](Frame& frame) {
         s.skip_whitespace();
@@ -116,8 +126,10 @@ PositionIndex PositionIndex::build(std::string_view text) {
         pointer.resize(frame.prefix);
         if (indexed()) {
             pointer += pointer_token(key);
-            auto [it, fresh] = frame.keys.emplace(key, key_at);
-            if (!fresh) index.duplicates_.push_back({pointer, key, it->second, key_at});
+            auto [it, fresh] = index.members_.try_emplace(member_key(frame.id, key), static_cast<Id>(index.entries_.size()));
+            if (!fresh && index.duplicates_.size() < k_max_duplicates) {
+                index.duplicates_.push_back({pointer, key, index.entries_[it->second].key, key_at});
+            }
         }
         s.skip_whitespace();
         if (s.peek() != ':') return false;
@@ -126,8 +138,18 @@ PositionIndex PositionIndex::build(std::string_view text) {
     };
     auto next_element = [&](Frame& frame) {
         pointer.resize(frame.prefix);
-        if (indexed()) pointer += "/" + std::to_string(frame.next);
-        ++frame.next;
+        if (indexed()) {
+            pointer += "/" + std::to_string(frame.elements.size());
+            frame.elements.push_back(static_cast<Id>(index.entries_.size()));
+        }
+    };
+    auto close = [&] {
+        Frame& frame = stack.back();
+        if (!frame.object && frame.id != k_none && !frame.elements.empty()) {
+            index.elements_.emplace(frame.id, std::move(frame.elements));
+        }
+        pointer.resize(frame.prefix);
+        stack.pop_back();
     };
 
     s.skip_whitespace();
@@ -136,15 +158,19 @@ PositionIndex PositionIndex::build(std::string_view text) {
         // At the start of a value.
         s.skip_whitespace();
         TextPosition value_at = s.here();
-        if (indexed()) index.entries_.try_emplace(pointer, Entry{key_at, value_at});
+        Id id = k_none;
+        if (indexed() && index.entries_.size() < k_none) {
+            id = static_cast<Id>(index.entries_.size());
+            index.entries_.push_back(Entry{key_at, value_at});
+        }
         char c = s.peek();
         if (c == '{' || c == '[') {
-            stack.push_back(Frame{c == '{', pointer.size(), 0, {}});
+            stack.push_back(Frame{c == '{', id, pointer.size(), {}});
             s.advance();
             s.skip_whitespace();
             if (s.peek() == '}' || s.peek() == ']') {
                 s.advance();
-                stack.pop_back();
+                close();
             } else if (c == '{') {
                 if (!read_key(stack.back())) return index;
                 continue;
@@ -177,8 +203,7 @@ PositionIndex PositionIndex::build(std::string_view text) {
             }
             if (d == '}' || d == ']') {
                 s.advance();
-                pointer.resize(frame.prefix);
-                stack.pop_back();
+                close();
                 continue;
             }
             return index;  // not JSON after all: keep what is known
@@ -187,23 +212,54 @@ PositionIndex PositionIndex::build(std::string_view text) {
     return index;
 }
 
-const PositionIndex::Entry* PositionIndex::find(std::string_view pointer) const {
-    std::string p(pointer);
-    for (;;) {
-        if (auto it = entries_.find(p); it != entries_.end()) return &it->second;
-        if (p.empty()) return nullptr;
-        p.resize(p.rfind('/'));
+PositionIndex::Id PositionIndex::child(Id parent, std::string_view token) const {
+    if (auto array = elements_.find(parent); array != elements_.end()) {
+        if (token.empty() || token.size() > 9 || token.find_first_not_of("0123456789") != std::string_view::npos) {
+            return k_none;
+        }
+        std::size_t i = std::stoul(std::string(token));
+        return i < array->second.size() ? array->second[i] : k_none;
     }
+    std::string key;
+    for (std::size_t i = 0; i < token.size(); ++i) {
+        if (token[i] == '~' && i + 1 < token.size() && (token[i + 1] == '0' || token[i + 1] == '1')) {
+            key += token[++i] == '0' ? '~' : '/';
+        } else {
+            key += token[i];
+        }
+    }
+    auto it = members_.find(member_key(parent, key));
+    return it == members_.end() ? k_none : it->second;
+}
+
+const PositionIndex::Entry* PositionIndex::find(std::string_view pointer, bool& exact) const {
+    exact = false;
+    if (entries_.empty()) return nullptr;
+    Id at = 0;
+    while (!pointer.empty()) {
+        // pointer starts with '/': the next token runs to the following '/'.
+        std::size_t end = pointer.find('/', 1);
+        std::string_view token = pointer.substr(1, end == std::string_view::npos ? std::string_view::npos : end - 1);
+        Id next = child(at, token);
+        if (next == k_none) return &entries_[at];
+        at = next;
+        pointer = end == std::string_view::npos ? std::string_view{} : pointer.substr(end);
+    }
+    exact = true;
+    return &entries_[at];
 }
 
 TextPosition PositionIndex::value(std::string_view pointer) const {
-    const Entry* e = find(pointer);
+    bool exact = false;
+    const Entry* e = find(pointer, exact);
     return e ? e->value : TextPosition{};
 }
 
 TextPosition PositionIndex::key(std::string_view pointer) const {
-    if (auto it = entries_.find(std::string(pointer)); it != entries_.end()) return it->second.key;
-    return value(pointer);
+    bool exact = false;
+    const Entry* e = find(pointer, exact);
+    if (e == nullptr) return {};
+    return exact ? e->key : e->value;
 }
 
 TextPosition PositionIndex::position_of(std::string_view text, std::size_t offset) {

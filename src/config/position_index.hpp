@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -37,21 +38,35 @@ public:
     [[nodiscard]] TextPosition value(std::string_view pointer) const;
     // Where the member's key starts (array elements: the element itself).
     [[nodiscard]] TextPosition key(std::string_view pointer) const;
+    // The first k_max_duplicates keys written twice.
     [[nodiscard]] const std::vector<DuplicateKey>& duplicates() const { return duplicates_; }
 
     // Line and column of a byte offset (clamped to the text).
     static TextPosition position_of(std::string_view text, std::size_t offset);
 
     static constexpr std::size_t k_max_depth = 64;
+    static constexpr std::size_t k_max_duplicates = 100;
 
 private:
+    // One indexed value. Memory is linear in the text: an entry per value,
+    // an id per array element, and each member's key once (never a whole
+    // pointer per value, which a long key in a large array made quadratic).
     struct Entry {
         TextPosition key;
         TextPosition value;
     };
-    [[nodiscard]] const Entry* find(std::string_view pointer) const;
+    using Id = std::uint32_t;
+    static constexpr Id k_none = ~Id{0};
 
-    std::unordered_map<std::string, Entry> entries_;
+    // The entry `pointer` names, or its nearest indexed ancestor; `exact`
+    // says which. nullptr when nothing is indexed.
+    [[nodiscard]] const Entry* find(std::string_view pointer, bool& exact) const;
+    [[nodiscard]] Id child(Id parent, std::string_view token) const;
+    static std::string member_key(Id parent, std::string_view key);
+
+    std::vector<Entry> entries_;                          // by id; the root is 0
+    std::unordered_map<std::string, Id> members_;         // member_key(object, key) -> id
+    std::unordered_map<Id, std::vector<Id>> elements_;    // array -> its elements' ids
     std::vector<DuplicateKey> duplicates_;
 };
 

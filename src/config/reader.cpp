@@ -85,29 +85,58 @@ std::string range_text(std::int64_t min, std::int64_t max) {
 
 }  // namespace
 
+// At most `max` bytes of `s`, cut at a character boundary, "…" marking a cut.
+std::string cut(std::string s, std::size_t max) {
+    if (s.size() <= max) return s;
+    std::size_t end = max;
+    while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
+    s.resize(end);
+    return s + "\u2026";
+}
+
 void Diagnostics::add(std::string file, std::string pointer, TextPosition at, std::string message) {
-    errors_.push_back(Error{std::move(file), valid_utf8(pointer), at.line, at.column, valid_utf8(message)});
+    if (++count_ > k_max_errors) return;
+    errors_.push_back(Error{std::move(file), valid_utf8(cut(std::move(pointer), k_max_pointer)), at.line, at.column,
+                            valid_utf8(cut(std::move(message), k_max_message))});
+}
+
+std::vector<Error> Diagnostics::take() {
+    std::vector<Error> out = std::move(errors_);
+    if (count_ > k_max_errors) {
+        out.push_back(Error{"", "", 0, 0,
+                            std::to_string(count_ - k_max_errors) + " more errors not shown (at most " +
+                                std::to_string(k_max_errors) + " are listed)"});
+    }
+    errors_.clear();
+    count_ = 0;
+    return out;
+}
+
+std::string Node::pointer() const {
+    std::vector<const std::string*> tokens;
+    std::size_t size = 0;
+    for (const PointerPath* p = path_.get(); p != nullptr; p = p->parent.get()) {
+        tokens.push_back(&p->token);
+        size += p->token.size();
+    }
+    std::string out;
+    out.reserve(size);
+    for (auto it = tokens.rbegin(); it != tokens.rend(); ++it) out += **it;
+    return out;
 }
 
 std::string Node::label() const {
-    std::string_view p = pointer_;
-    while (!p.empty()) {
-        std::size_t slash = p.rfind('/');
-        std::string_view token = p.substr(slash + 1);
+    for (const PointerPath* p = path_.get(); p != nullptr; p = p->parent.get()) {
+        std::string_view token = std::string_view(p->token).substr(1);
         bool index = !token.empty() && token.find_first_not_of("0123456789") == std::string_view::npos;
         if (!index) return unescape_token(token);
-        p = p.substr(0, slash);
     }
     return "value";
 }
 
-Node Node::child(const std::string& key) const {
-    return Node(*doc_, value_->at(key), pointer_ + pointer_token(key), *diag_);
-}
+Node Node::child(const std::string& key) const { return Node(*this, value_->at(key), pointer_token(key)); }
 
-Node Node::element(std::size_t index) const {
-    return Node(*doc_, value_->at(index), pointer_ + "/" + std::to_string(index), *diag_);
-}
+Node Node::element(std::size_t index) const { return Node(*this, value_->at(index), "/" + std::to_string(index)); }
 
 std::string Node::shown() const {
     if (value_->is_number()) return number_text(*value_);
@@ -115,11 +144,11 @@ std::string Node::shown() const {
 }
 
 void Node::error(std::string message) const {
-    diag_->add(doc_->path, pointer_, value_position(), std::move(message));
+    diag_->add(doc_->path, pointer(), value_position(), std::move(message));
 }
 
 void Node::key_error(std::string message) const {
-    diag_->add(doc_->path, pointer_, key_position(), std::move(message));
+    diag_->add(doc_->path, pointer(), key_position(), std::move(message));
 }
 
 void Node::type_error(std::string_view expected) const {

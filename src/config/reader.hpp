@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -32,28 +33,49 @@ struct Document {
     PositionIndex positions;
 };
 
-// Every error of one load, in the order found.
+// Every error of one load, in the order found. What one load can make it
+// hold is bounded, whatever the input: at most k_max_errors errors are
+// kept (take() appends one that counts the rest), and pointers and
+// messages are cut at k_max_pointer and k_max_message bytes (a long key in
+// a large array would otherwise repeat in every error).
 class Diagnostics {
 public:
+    static constexpr std::size_t k_max_errors = 1000;
+    static constexpr std::size_t k_max_pointer = 1024;
+    static constexpr std::size_t k_max_message = 4096;
+
     void add(std::string file, std::string pointer, TextPosition at, std::string message);
-    [[nodiscard]] std::size_t count() const { return errors_.size(); }
-    std::vector<Error> take() { return std::move(errors_); }
+    // Every error found, kept or not: validity is decided by this count.
+    [[nodiscard]] std::size_t count() const { return count_; }
+    std::vector<Error> take();
 
 private:
     std::vector<Error> errors_;
+    std::size_t count_ = 0;
+};
+
+// A JSON pointer as a chain of tokens ("/services", "/git", ...) shared
+// with the parent's: a Node per array element costs its own token, never a
+// copy of its parent's pointer.
+struct PointerPath {
+    std::shared_ptr<const PointerPath> parent;
+    std::string token;  // "/" + the escaped token
 };
 
 class Node {
 public:
     Node(const Document& doc, const nlohmann::json& value, std::string pointer, Diagnostics& diag)
-        : doc_(&doc), value_(&value), pointer_(std::move(pointer)), diag_(&diag) {}
+        : doc_(&doc),
+          value_(&value),
+          path_(pointer.empty() ? nullptr : std::make_shared<const PointerPath>(PointerPath{nullptr, pointer})),
+          diag_(&diag) {}
 
     [[nodiscard]] const nlohmann::json& json() const { return *value_; }
-    [[nodiscard]] const std::string& pointer() const { return pointer_; }
+    [[nodiscard]] std::string pointer() const;
     [[nodiscard]] const Document& document() const { return *doc_; }
     [[nodiscard]] Diagnostics& diagnostics() const { return *diag_; }
-    [[nodiscard]] TextPosition value_position() const { return doc_->positions.value(pointer_); }
-    [[nodiscard]] TextPosition key_position() const { return doc_->positions.key(pointer_); }
+    [[nodiscard]] TextPosition value_position() const { return doc_->positions.value(pointer()); }
+    [[nodiscard]] TextPosition key_position() const { return doc_->positions.key(pointer()); }
     // The member name this value is under ("user" for /services/git/exec/user;
     // the array's name for its elements).
     [[nodiscard]] std::string label() const;
@@ -102,9 +124,15 @@ public:
                                                     std::string_view what) const;
 
 private:
+    Node(const Node& parent, const nlohmann::json& value, std::string token)
+        : doc_(parent.doc_),
+          value_(&value),
+          path_(std::make_shared<const PointerPath>(PointerPath{parent.path_, std::move(token)})),
+          diag_(parent.diag_) {}
+
     const Document* doc_;
     const nlohmann::json* value_;
-    std::string pointer_;
+    std::shared_ptr<const PointerPath> path_;  // null at the root
     Diagnostics* diag_;
 };
 

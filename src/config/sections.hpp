@@ -38,6 +38,7 @@ struct AdmissionSettings {
     Admission admission;
     Timeouts timeouts;
     std::set<std::string, std::less<>> keys;  // the keys the object gave
+    bool idle_given = false;                   // "timeouts" had "idle"
 };
 void read_admission(const ObjectReader& object, AdmissionSettings& into, LoadContext& context);
 
@@ -63,6 +64,13 @@ struct ListenSite {
 // the same run.
 std::optional<Service> read_service(const Node& node, const std::string& name, const AdmissionSettings& defaults,
                                     LoadContext& context, std::vector<ListenSite>& sites);
+
+// UNIX socket paths (socket_paths.cpp). A socket whose directory another
+// user owns, or may write to without a sticky bit, is an error (checked
+// only with check_system). An abstract socket cannot have a mode, owner or
+// group: giving one is an error that points to peer_uids and peer_gids.
+void check_socket_directory(const Node& node, const std::string& path, const LoadContext& context);
+void check_abstract_socket_options(const Node& socket, const std::vector<Listen>& listen);
 
 // Reports every listen entry that would bind an address another entry
 // already binds (conflicts.cpp).

@@ -131,6 +131,9 @@ std::optional<Service> read_service(const Node& node, const std::string& name, c
                 continue;
             }
             Listen l{*endpoint, socket_options};
+            if (endpoint->transport == net::Transport::unix_stream && !endpoint->abstract) {
+                check_socket_directory(entry, endpoint->host, context);
+            }
             if (endpoint->transport == net::Transport::udp) udp_entries.push_back(entry);
             has_unix = has_unix || endpoint->transport == net::Transport::unix_stream;
             service.listen.push_back(l);
@@ -139,6 +142,7 @@ std::optional<Service> read_service(const Node& node, const std::string& name, c
     } else {
         node.key_error("service " + quote(name) + " has no \"listen\" address");
     }
+    if (socket) check_abstract_socket_options(*socket, service.listen);
 
     // Exactly one action.
     std::vector<std::string_view> actions;
@@ -165,6 +169,7 @@ std::optional<Service> read_service(const Node& node, const std::string& name, c
 
     AdmissionSettings own = defaults;
     own.keys.clear();
+    own.idle_given = false;
     read_admission(object, own, context);
     service.admission = own.admission;
     service.timeouts = own.timeouts;
@@ -180,6 +185,13 @@ std::optional<Service> read_service(const Node& node, const std::string& name, c
         if (!given("max_children")) service.admission.max_children = service.admission.max_connections;
     } else if (own.keys.contains("max_children") && object.has("builtin")) {
         object.get("max_children")->key_error("max_children applies only to exec services");
+    }
+    // What one source may hold (README "Security"); 0 turns either off.
+    if ((exec == nullptr || !exec->wait) && !given("per_source")) {
+        service.admission.per_source = k_default_per_source;
+    }
+    if (service.builtin() != nullptr && !own.idle_given && !defaults.idle_given) {
+        service.timeouts.idle = k_builtin_default_idle;
     }
     if (!has_unix && !service.listen.empty()) {
         for (std::string_view key : {"peer_uids", "peer_gids"}) {

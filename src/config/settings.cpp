@@ -36,6 +36,7 @@ void read_control(const Node& node, Control& into, LoadContext& context) {
                 socket->error("the control socket path is longer than " +
                               std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " bytes");
             } else {
+                check_socket_directory(*socket, *path, context);
                 into.socket = *path;
             }
         }

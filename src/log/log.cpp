@@ -46,36 +46,84 @@ void append_timestamp(std::string& out) {
     out += buf;
 }
 
+// The code point of the UTF-8 sequence at s[i], advancing i past it; -1
+// (advancing one byte) for a byte that does not start a valid sequence:
+// a stray continuation byte, a truncated or overlong sequence, a surrogate
+// or a value above U+10FFFF.
+long next_code_point(std::string_view s, std::size_t& i) {
+    auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+    unsigned char c = byte(i);
+    if (c < 0x80) {
+        ++i;
+        return c;
+    }
+    std::size_t length = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
+    if (length == 0 || c > 0xF4 || i + length > s.size()) {
+        ++i;
+        return -1;
+    }
+    long cp = c & (0x7F >> length);
+    for (std::size_t k = 1; k < length; ++k) {
+        if ((byte(i + k) & 0xC0) != 0x80) {
+            ++i;
+            return -1;
+        }
+        cp = (cp << 6) | (byte(i + k) & 0x3F);
+    }
+    constexpr long k_smallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < k_smallest[length] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+        ++i;
+        return -1;
+    }
+    i += length;
+    return cp;
+}
+
+// C0 and C1 controls, DEL, and the Unicode line and paragraph separators:
+// whatever a terminal or a log viewer could take as a new line or the start
+// of an escape sequence.
+bool is_control(long cp) {
+    return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029;
+}
+
+// A JSON string of `s`, always valid UTF-8: controls are escaped and every
+// byte that is not part of a valid UTF-8 sequence becomes U+FFFD.
 void append_json_string(std::string& out, std::string_view s) {
     out += '"';
-    for (unsigned char c : s) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (c < 0x20 || c == 0x7f) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
-                    out += buf;
-                } else {
-                    out += static_cast<char>(c);
-                }
+    for (std::size_t i = 0; i < s.size();) {
+        std::size_t start = i;
+        long cp = next_code_point(s, i);
+        if (cp < 0) {
+            out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+        } else if (cp == '"') {
+            out += "\\\"";
+        } else if (cp == '\\') {
+            out += "\\\\";
+        } else if (cp == '\n') {
+            out += "\\n";
+        } else if (cp == '\r') {
+            out += "\\r";
+        } else if (cp == '\t') {
+            out += "\\t";
+        } else if (is_control(cp)) {
+            static constexpr char k_hex[] = "0123456789abcdef";
+            out += "\\u";
+            for (int shift = 12; shift >= 0; shift -= 4) out += k_hex[(cp >> shift) & 0xf];
+        } else {
+            out.append(s.substr(start, i - start));
         }
     }
     out += '"';
 }
 
-// Text values are quoted when they would not read back as one token.
+// Text values are quoted (as JSON strings) when they would not read back as
+// one token, or hold anything but valid UTF-8 without controls, so no value
+// can end a line or start an escape sequence.
 void append_text_value(std::string& out, std::string_view s) {
     bool plain = !s.empty();
-    for (unsigned char c : s) {
-        if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c == 0x7f) {
-            plain = false;
-            break;
-        }
+    for (std::size_t i = 0; plain && i < s.size();) {
+        long cp = next_code_point(s, i);
+        plain = cp > ' ' && cp != '"' && cp != '=' && cp != '\\' && !is_control(cp);
     }
     if (plain) {
         out += s;

@@ -147,7 +147,11 @@ int bind_listener(const Listen& listen, BoundSocket& out, std::string& error) {
     int fd = owned.get();
     if (fd < 0) return fail(errno, error, listen, "create a socket for");
     const auto& o = listen.options;
-    bool ok = set_flag(fd, SOL_SOCKET, SO_REUSEADDR, 1) == 0;
+    // TCP: SO_REUSEADDR lets a restart bind while old connections sit in
+    // TIME_WAIT. UDP has no TIME_WAIT, and there the flag would let any
+    // local user's socket that also sets it bind the same address and port
+    // and receive the service's datagrams, so UDP listeners never set it.
+    bool ok = type == SOCK_DGRAM || set_flag(fd, SOL_SOCKET, SO_REUSEADDR, 1) == 0;
     if (ok && o.reuse_port) ok = set_flag(fd, SOL_SOCKET, SO_REUSEPORT, 1) == 0;
     if (ok && addr->family() == AF_INET6) {
         bool v6only = o.v6only.value_or(!ep.any);

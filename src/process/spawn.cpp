@@ -12,6 +12,8 @@
 // reads the Plan.
 #include "process/spawn.hpp"
 
+#include "process/fd_limit.hpp"
+
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -209,6 +211,10 @@ std::string describe_failure(const Plan& plan, const SpawnRequest& request) {
         }
         case Step::close_fds: what = "close_range"; break;
         case Step::rlimit: {
+            if (a == nullptr || plan.failed_index >= a->rlimits.size()) {
+                what = "setrlimit nofile (the server's starting limit)";
+                break;
+            }
             const auto& r = a->rlimits[plan.failed_index];
             what = "setrlimit " + (r.name.empty() ? std::to_string(r.resource) : r.name);
             break;
@@ -232,20 +238,32 @@ std::string describe_failure(const Plan& plan, const SpawnRequest& request) {
 
 // Fills the attribute part of the plan; the arrays it points into live in
 // the Spawner.
-void plan_attributes(Plan& plan, const config::Exec& a, std::vector<std::uint64_t>& rlimits,
-                     std::vector<gid_t>& groups) {
-    plan.new_session = a.new_session;
+std::uint64_t kernel_limit(std::uint64_t v) { return v == RLIM_INFINITY ? RLIM64_INFINITY : v; }
+
+// The configured rlimits, then, unless they set "nofile", the soft
+// RLIMIT_NOFILE the server started with (fd_limit.hpp).
+void plan_rlimits(Plan& plan, const config::Exec* a, std::vector<std::uint64_t>& rlimits) {
     rlimits.clear();
-    for (const auto& r : a.rlimits) {
-        auto kernel_limit = [](std::uint64_t v) -> std::uint64_t {
-            return v == RLIM_INFINITY ? RLIM64_INFINITY : v;
-        };
-        rlimits.push_back(static_cast<std::uint64_t>(r.resource));
-        rlimits.push_back(kernel_limit(r.soft));
-        rlimits.push_back(kernel_limit(r.hard));
+    bool nofile_set = false;
+    if (a != nullptr) {
+        for (const auto& r : a->rlimits) {
+            rlimits.push_back(static_cast<std::uint64_t>(r.resource));
+            rlimits.push_back(kernel_limit(r.soft));
+            rlimits.push_back(kernel_limit(r.hard));
+            nofile_set = nofile_set || r.resource == RLIMIT_NOFILE;
+        }
+    }
+    if (auto inherited = child_fd_limit(); inherited && !nofile_set) {
+        rlimits.push_back(RLIMIT_NOFILE);
+        rlimits.push_back(kernel_limit(inherited->soft));
+        rlimits.push_back(kernel_limit(inherited->hard));
     }
     plan.rlimits = rlimits.data();
-    plan.rlimit_count = a.rlimits.size();
+    plan.rlimit_count = rlimits.size() / 3;
+}
+
+void plan_attributes(Plan& plan, const config::Exec& a, std::vector<gid_t>& groups) {
+    plan.new_session = a.new_session;
     if (a.nice) {
         plan.set_nice = true;
         plan.nice = *a.nice;
@@ -380,7 +398,8 @@ int Spawner::spawn(const SpawnRequest& request, Spawned& out, std::string& error
     if (!signals_read_) read_signal_dispositions();
     plan.reset_signals = reset_signals_.data();
     plan.reset_signal_count = reset_signals_.size();
-    if (request.attributes != nullptr) plan_attributes(plan, *request.attributes, rlimits_, groups_);
+    plan_rlimits(plan, request.attributes, rlimits_);
+    if (request.attributes != nullptr) plan_attributes(plan, *request.attributes, groups_);
 
     if (injected_clone_error_ != 0) {
         int err = injected_clone_error_;

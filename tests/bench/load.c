@@ -81,6 +81,22 @@ static int connect_blocking(const struct options *o) {
  * Ports from 10240 up, skipping the kernel's ephemeral range. */
 static int next_source_port = 10240;
 
+/* When the target is on loopback, the idle connections also come from many
+ * source addresses in 127.0.0.0/8 (127.10.x.y, a new one every
+ * IDLE_PER_SOURCE connections), as connections from many clients would:
+ * switchboard lets one source hold at most 40 connections by default
+ * (per_source). */
+#define IDLE_PER_SOURCE 32
+static long idle_opened;
+
+static const char *idle_source_host(const char *host) {
+    static char buf[32];
+    if (strncmp(host, "127.", 4) != 0) return host;
+    long k = idle_opened / IDLE_PER_SOURCE;
+    snprintf(buf, sizeof buf, "127.10.%ld.%ld", (k / 250) % 250, k % 250 + 1);
+    return buf;
+}
+
 static int bind_source_port(int fd, const char *host) {
     static int eph_low = -1, eph_high = -1;
     if (eph_low < 0) {
@@ -96,8 +112,11 @@ static int bind_source_port(int fd, const char *host) {
             next_source_port = eph_high + 1;
             continue;
         }
-        struct sockaddr_in sa = bench_addr(host, port);
-        if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0) return 0;
+        struct sockaddr_in sa = bench_addr(idle_source_host(host), port);
+        if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
+            ++idle_opened;
+            return 0;
+        }
     }
     return -1;  /* out of chosen ports: let the kernel pick */
 }

@@ -120,8 +120,10 @@ TEST_CASE("a minimal configuration gets the documented defaults") {
     CHECK(echo.listen[0].options == cfg::SocketOptions{});
     REQUIRE(echo.builtin() != nullptr);
     CHECK(*echo.builtin() == cfg::Builtin::echo);
-    CHECK(echo.admission == cfg::Admission{});  // built-ins: limited only by the fd budget
-    CHECK(echo.timeouts == cfg::Timeouts{});
+    cfg::Admission bounded;  // built-ins: the fd budget, and what one source may hold
+    bounded.per_source = cfg::k_default_per_source;
+    CHECK(echo.admission == bounded);
+    CHECK(echo.timeouts == cfg::Timeouts{cfg::k_builtin_default_idle, {}});
 }
 
 TEST_CASE("every key reaches its field") {
@@ -864,7 +866,9 @@ TEST_CASE("nothing the input does escapes as an exception or a crash") {
         for (int i = 0; i < 2000; ++i) s += std::string(i ? "," : "") + "\"tcp://127.0.0.1:0\"";
         return s;
     }() + "], \"builtin\": \"echo\"}}}");
-    CHECK(many.errors.size() == 2000);
+    // At most 1000 are listed, then one line counts the rest.
+    REQUIRE(many.errors.size() == 1001);
+    CHECK(many.errors.back().message == "1000 more errors not shown (at most 1000 are listed)");
     CHECK_FALSE(many.config.has_value());
 }
 

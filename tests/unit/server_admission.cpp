@@ -34,7 +34,6 @@ using sb::server::ServiceAdmission;
 namespace {
 
 SockAddr peer(const std::string& host, std::uint16_t port = 40000) {
-    SockAddr out;
     if (host.find(':') == std::string::npos) {
         sockaddr_in sin{};
         sin.sin_family = AF_INET;

@@ -18,7 +18,9 @@
 
 #include "switchboard/net/cidr.hpp"
 #include "switchboard/net/endpoint.hpp"
+#include "switchboard/log/settings.hpp"
 #include "switchboard/net/listen.hpp"
+#include "switchboard/process/attributes.hpp"
 
 namespace sb::config {
 
@@ -34,41 +36,16 @@ enum class Builtin : std::uint8_t { echo, discard, chargen, daytime, time };
 enum class IoMode : std::uint8_t { splice, socket };
 enum class FdStyle : std::uint8_t { inetd, systemd };
 
-struct Rlimit {
-    int resource = 0;        // RLIMIT_NOFILE, ...
-    std::string name;        // "nofile", for messages
-    std::uint64_t soft = 0;  // RLIM_INFINITY for "unlimited"
-    std::uint64_t hard = 0;
+// Child processes' attributes are process/'s structs
+// (switchboard/process/attributes.hpp); an "exec" section adds what only
+// the server needs.
+using Rlimit = process::Rlimit;
+using Credentials = process::Credentials;
 
-    friend bool operator==(const Rlimit&, const Rlimit&) = default;
-};
-
-// A user or group as configured, resolved at load time (never on the loop).
-struct Credentials {
-    std::string user_name;           // empty: keep the server's uid
-    std::optional<uid_t> uid;
-    std::string group_name;
-    std::optional<gid_t> gid;        // the group's gid, or the user's primary gid
-    std::vector<gid_t> supplementary;  // the user's groups, resolved in the parent
-    std::string home;                // the user's home directory, if any
-
-    friend bool operator==(const Credentials&, const Credentials&) = default;
-};
-
-struct Exec {
-    std::vector<std::string> argv;  // argv[0] is an absolute path
+struct Exec : process::ProcessAttributes {
     IoMode io = IoMode::splice;
     bool wait = false;
     FdStyle fds = FdStyle::inetd;  // wait mode: where the listening socket goes
-    Credentials credentials;
-    std::string cwd;  // empty: "/"
-    std::optional<mode_t> umask;
-    std::optional<int> nice;
-    std::vector<Rlimit> rlimits;
-    bool no_new_privileges = false;
-    bool new_session = true;
-    std::map<std::string, std::string> env;
-    std::vector<std::string> pass_env;
     // After the client is gone: SIGTERM after `grace`, SIGKILL one more `grace` later.
     Duration grace{5000};
 
@@ -136,16 +113,10 @@ struct Service {
     friend bool operator==(const Service&, const Service&) = default;
 };
 
-enum class LogFormat : std::uint8_t { text, json };
-enum class LogLevel : std::uint8_t { debug, info, warning, error };
-
-struct Log {
-    LogFormat format = LogFormat::text;
-    LogLevel level = LogLevel::info;
-    std::string file;  // empty: stderr
-
-    friend bool operator==(const Log&, const Log&) = default;
-};
+// The log's settings are log/'s (switchboard/log/settings.hpp).
+using LogFormat = log::Format;
+using LogLevel = log::Level;
+using Log = log::Settings;
 
 struct Control {
     std::string socket = "/run/switchboard/control.sock";  // empty: no control socket

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "switchboard/fd.hpp"
 #include "cli/cli.hpp"
 #include "control/protocol.hpp"
 #include "control/table.hpp"
@@ -69,7 +70,7 @@ std::optional<std::string> socket_from_config(const std::string& config_path, bo
 }
 
 // A connected, blocking socket, or -1 with `error` set.
-int connect_to(const std::string& target, std::string& error) {
+Fd connect_to(const std::string& target, std::string& error) {
     sockaddr_storage storage{};
     socklen_t length = 0;
     int family = AF_UNIX;
@@ -80,7 +81,7 @@ int connect_to(const std::string& target, std::string& error) {
         if (!addr || ep->transport != net::Transport::tcp || ep->any) {
             error = why.empty() ? "not a tcp://HOST:PORT address with a literal host" : why;
             errno = EINVAL;
-            return -1;
+            return Fd();
         }
         storage = addr->storage;
         length = addr->length;
@@ -90,24 +91,23 @@ int connect_to(const std::string& target, std::string& error) {
         sun->sun_family = AF_UNIX;
         if (target.empty() || target.size() >= sizeof sun->sun_path) {
             error = target.empty() ? "an empty path" : "the path is too long for a UNIX socket";
-            return -1;
+            return Fd();
         }
         std::memcpy(sun->sun_path, target.data(), target.size());
         length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + target.size() + 1);
     }
-    int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
+    Fd fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) {
         error = std::strerror(errno);
-        return -1;
+        return fd;
     }
     timeval tv{};
     tv.tv_sec = k_timeout_seconds;
-    (void)::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    (void)::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&storage), length) != 0) {
+    (void)::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    (void)::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&storage), length) != 0) {
         error = std::strerror(errno);
-        ::close(fd);
-        return -1;
+        return Fd();
     }
     return fd;
 }
@@ -209,19 +209,19 @@ int ctl(int argc, char** argv) {
     std::string target = socket.value_or(config::Control().socket);
 
     std::string error;
-    int fd = connect_to(target, error);
-    if (fd < 0) {
+    Fd fd = connect_to(target, error);
+    if (!fd) {
         std::fprintf(stderr, "switchboard ctl: cannot connect to the control socket %s (from %s): %s\n",
                      target.c_str(), source.c_str(), error.c_str());
         return 1;
     }
     std::optional<std::string> reply;
-    if (!send_all(fd, control::render_request(request))) {
+    if (!send_all(fd.get(), control::render_request(request))) {
         error = std::strerror(errno);
     } else {
-        reply = read_line(fd, error);
+        reply = read_line(fd.get(), error);
     }
-    ::close(fd);
+    fd.reset();
     if (!reply) {
         std::fprintf(stderr, "switchboard ctl: %s: %s\n", target.c_str(), error.c_str());
         return 1;

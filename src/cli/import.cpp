@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "switchboard/fd.hpp"
 #include "cli/cli.hpp"
 #include "import/import.hpp"
 
@@ -31,29 +32,29 @@ int import_usage(const std::string& message) {
 // rename, so a reader never sees half a file).
 bool write_output(const std::string& path, const std::string& text, bool force, std::string& error) {
     const std::string target = force ? path + ".import-partial" : path;
-    int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0 && errno == EEXIST && force) {
+    Fd file(::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (!file && errno == EEXIST && force) {
         ::unlink(target.c_str());
-        fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        file.reset(::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
     }
-    if (fd < 0) {
+    if (!file) {
         error = errno == EEXIST ? path + " exists; use --force to replace it"
                                 : "cannot write " + path + ": " + std::strerror(errno);
         return false;
     }
     std::size_t done = 0;
     while (done < text.size()) {
-        ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        ssize_t n = ::write(file.get(), text.data() + done, text.size() - done);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
             error = "cannot write " + path + ": " + std::strerror(errno);
-            ::close(fd);
+            file.reset();
             ::unlink(target.c_str());
             return false;
         }
         done += static_cast<std::size_t>(n);
     }
-    ::close(fd);
+    file.reset();
     if (force && ::rename(target.c_str(), path.c_str()) != 0) {
         error = "cannot replace " + path + ": " + std::strerror(errno);
         ::unlink(target.c_str());

@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 
+#include "switchboard/fd.hpp"
 #include "cli/cli.hpp"
 #include "switchboard/net/endpoint.hpp"
 
@@ -197,8 +198,9 @@ int probe(int argc, char** argv) {
     if (!target) return usage_error(o.address + ": " + (why.empty() ? "not an address to connect to" : why));
 
     int type = ep->transport == net::Transport::udp ? SOCK_DGRAM : SOCK_STREAM;
-    int fd = ::socket(target->family(), type | SOCK_CLOEXEC, 0);
-    if (fd < 0) return fail(o.address, std::strerror(errno));
+    Fd socket(::socket(target->family(), type | SOCK_CLOEXEC, 0));
+    int fd = socket.get();
+    if (!socket) return fail(o.address, std::strerror(errno));
     timeval tv{};  // bounds connect and a send the server never drains
     tv.tv_sec = o.timeout_ms / 1000;
     tv.tv_usec = (o.timeout_ms % 1000) * 1000;
@@ -209,7 +211,6 @@ int probe(int argc, char** argv) {
     } else {
         rc = type == SOCK_DGRAM ? datagram_exchange(fd, o) : stream_exchange(fd, o);
     }
-    ::close(fd);
     return rc;
 }
 

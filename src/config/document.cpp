@@ -6,27 +6,13 @@
 #include <cerrno>
 #include <cstring>
 
+#include "switchboard/fd.hpp"
 #include "config/sections.hpp"
 #include "net/quote.hpp"
 
 namespace sb::config {
 
 namespace {
-
-// Closes the fd on every path out of read_file.
-class FileDescriptor {
-public:
-    explicit FileDescriptor(int fd) : fd_(fd) {}
-    FileDescriptor(const FileDescriptor&) = delete;
-    FileDescriptor& operator=(const FileDescriptor&) = delete;
-    ~FileDescriptor() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    [[nodiscard]] int get() const { return fd_; }
-
-private:
-    int fd_;
-};
 
 // "[json.exception.parse_error.101] parse error at line 1, column 5: syntax
 // error while ..." -> "syntax error while ..."
@@ -43,7 +29,7 @@ std::string nlohmann_reason(const char* what) {
 
 std::optional<std::string> read_file(const std::string& path, std::size_t max_bytes, std::string& error) {
     // O_NONBLOCK: a FIFO or device named by mistake must not hang the load.
-    FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
     if (fd.get() < 0) {
         error = std::strerror(errno);
         return std::nullopt;

@@ -15,9 +15,11 @@ namespace sb::log {
 namespace {
 
 struct Destination {
-    config::LogFormat format = config::LogFormat::text;
+    Format format = Format::text;
     Level level = Level::info;
-    int fd = STDERR_FILENO;
+    Fd file;  // the log file; none: stderr
+
+    [[nodiscard]] int fd() const { return file ? file.get() : STDERR_FILENO; }
 };
 
 Destination& destination() {
@@ -152,10 +154,10 @@ void append_number(std::string& out, const Field& f) {
 
 }  // namespace
 
-std::string format_line(config::LogFormat format, Level level, std::string_view event, Fields fields) {
+std::string format_line(Format format, Level level, std::string_view event, Fields fields) {
     std::string out;
     out.reserve(160);
-    if (format == config::LogFormat::json) {
+    if (format == Format::json) {
         out += "{\"ts\":\"";
         append_timestamp(out);
         out += "\",\"level\":\"";
@@ -194,44 +196,26 @@ std::string format_line(config::LogFormat format, Level level, std::string_view 
     return out;
 }
 
-Prepared::Prepared(Prepared&& other) noexcept
-    : format_(other.format_), level_(other.level_), fd_(std::exchange(other.fd_, -1)) {}
-
-Prepared& Prepared::operator=(Prepared&& other) noexcept {
-    if (this != &other) {
-        Prepared dropped(std::move(*this));  // closes what this held
-        format_ = other.format_;
-        level_ = other.level_;
-        fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-}
-
-Prepared::~Prepared() {
-    if (fd_ >= 0 && fd_ != STDERR_FILENO) ::close(fd_);
-}
-
-std::optional<Prepared> prepare(const config::Log& settings, std::string& error) {
-    int fd = STDERR_FILENO;
+std::optional<Prepared> prepare(const Settings& settings, std::string& error) {
+    Fd file;
     if (!settings.file.empty()) {
-        fd = ::open(settings.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-        if (fd < 0) {
+        file.reset(::open(settings.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
+        if (!file) {
             error = "cannot open log file " + settings.file + ": " + std::strerror(errno);
             return std::nullopt;
         }
     }
-    return Prepared(settings, fd);
+    return Prepared(settings, std::move(file));
 }
 
 void install(Prepared&& prepared) {
     Destination& d = destination();
-    if (d.fd != STDERR_FILENO) ::close(d.fd);
-    d.fd = std::exchange(prepared.fd_, -1);
+    d.file = std::move(prepared.file_);  // closes the previous file
     d.format = prepared.format_;
     d.level = prepared.level_;
 }
 
-std::string configure(const config::Log& settings) {
+std::string configure(const Settings& settings) {
     std::string error;
     auto prepared = prepare(settings, error);
     if (!prepared) return error;
@@ -248,7 +232,7 @@ void write(Level level, std::string_view event, Fields fields) {
     // One write per line keeps lines whole even when children share stderr.
     std::size_t done = 0;
     while (done < line.size()) {
-        ssize_t n = ::write(d.fd, line.data() + done, line.size() - done);
+        ssize_t n = ::write(d.fd(), line.data() + done, line.size() - done);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;  // nowhere to report a broken log; drop the line
         done += static_cast<std::size_t>(n);

@@ -12,11 +12,11 @@
 #include <string>
 #include <string_view>
 
-#include "switchboard/config.hpp"
+#include "switchboard/fd.hpp"
+#include "switchboard/log/settings.hpp"
 
 namespace sb::log {
 
-using Level = config::LogLevel;
 
 // One key=value pair. Values are formatted at once, so views may point at
 // temporaries of the calling expression.
@@ -60,26 +60,19 @@ using Fields = std::initializer_list<Field>;
 // the reload and changes nothing. Owns the opened file until install()
 // takes it; one never installed closes it. Move-only.
 class Prepared {
-public:
-    Prepared(Prepared&& other) noexcept;
-    Prepared& operator=(Prepared&& other) noexcept;
-    Prepared(const Prepared&) = delete;
-    Prepared& operator=(const Prepared&) = delete;
-    ~Prepared();
-
 private:
-    friend std::optional<Prepared> prepare(const config::Log& settings, std::string& error);
+    friend std::optional<Prepared> prepare(const Settings& settings, std::string& error);
     friend void install(Prepared&& prepared);
-    Prepared(const config::Log& settings, int fd) : format_(settings.format), level_(settings.level), fd_(fd) {}
+    Prepared(const Settings& settings, Fd file) : format_(settings.format), level_(settings.level), file_(std::move(file)) {}
 
-    config::LogFormat format_;
+    Format format_;
     Level level_;
-    int fd_;  // -1 once installed or moved from
+    Fd file_;  // the log file; none: stderr
 };
 
 // Opens what `settings` name (a file, or stderr) without switching to it.
 // On failure sets `error` to a sentence naming the file.
-[[nodiscard]] std::optional<Prepared> prepare(const config::Log& settings, std::string& error);
+[[nodiscard]] std::optional<Prepared> prepare(const Settings& settings, std::string& error);
 
 // Switches format, level and destination to `prepared`, closing the
 // previous file. Cannot fail.
@@ -87,7 +80,7 @@ void install(Prepared&& prepared);
 
 // prepare() then install(). Returns an error sentence, or empty on success
 // (on failure the previous destination stays).
-std::string configure(const config::Log& settings);
+std::string configure(const Settings& settings);
 
 [[nodiscard]] bool enabled(Level level);
 void write(Level level, std::string_view event, Fields fields = {});
@@ -98,6 +91,6 @@ inline void warning(std::string_view event, Fields fields = {}) { write(Level::w
 inline void error(std::string_view event, Fields fields = {}) { write(Level::error, event, fields); }
 
 // Renders one line without writing it (for tests and the state dump).
-std::string format_line(config::LogFormat format, Level level, std::string_view event, Fields fields);
+std::string format_line(Format format, Level level, std::string_view event, Fields fields);
 
 }  // namespace sb::log

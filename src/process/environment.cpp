@@ -78,7 +78,7 @@ void set_connection(Environment& env, const ConnectionInfo& c) {
 
 }  // namespace
 
-std::vector<std::string> build_environment(const config::Exec& exec, const ConnectionInfo* connection,
+std::vector<std::string> build_environment(const ProcessAttributes& exec, const ConnectionInfo* connection,
                                            std::string_view listen_fd_name, const char* const* server_env) {
     Environment env(server_env != nullptr ? server_env : environ);
     env.set("PATH", env.server("PATH").value_or(k_default_path));

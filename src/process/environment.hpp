@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "switchboard/config.hpp"
+#include "switchboard/process/attributes.hpp"
 
 namespace sb::process {
 
@@ -46,7 +46,7 @@ inline constexpr std::string_view k_default_path = "/usr/local/bin:/usr/bin:/bin
 //     socket at fd 3): LISTEN_FDS=1 and LISTEN_FDNAMES=<name>; LISTEN_PID
 //     comes from SpawnRequest::set_listen_pid.
 // `server_env` is the server's environment (environ when null).
-std::vector<std::string> build_environment(const config::Exec& exec, const ConnectionInfo* connection,
+std::vector<std::string> build_environment(const ProcessAttributes& exec, const ConnectionInfo* connection,
                                            std::string_view listen_fd_name = {},
                                            const char* const* server_env = nullptr);
 

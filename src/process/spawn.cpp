@@ -198,7 +198,7 @@ SB_CHILD_CODE int child_main(void* arg) {
 }
 
 std::string describe_failure(const Plan& plan, const SpawnRequest& request) {
-    const config::Exec* a = request.attributes;
+    const ProcessAttributes* a = request.attributes;
     std::string what;
     switch (plan.failed_step) {
         case Step::none: break;
@@ -242,7 +242,7 @@ std::uint64_t kernel_limit(std::uint64_t v) { return v == RLIM_INFINITY ? RLIM64
 
 // The configured rlimits, then, unless they set "nofile", the soft
 // RLIMIT_NOFILE the server started with (fd_limit.hpp).
-void plan_rlimits(Plan& plan, const config::Exec* a, std::vector<std::uint64_t>& rlimits) {
+void plan_rlimits(Plan& plan, const ProcessAttributes* a, std::vector<std::uint64_t>& rlimits) {
     rlimits.clear();
     bool nofile_set = false;
     if (a != nullptr) {
@@ -262,7 +262,7 @@ void plan_rlimits(Plan& plan, const config::Exec* a, std::vector<std::uint64_t>&
     plan.rlimit_count = rlimits.size() / 3;
 }
 
-void plan_attributes(Plan& plan, const config::Exec& a, std::vector<gid_t>& groups) {
+void plan_attributes(Plan& plan, const ProcessAttributes& a, std::vector<gid_t>& groups) {
     plan.new_session = a.new_session;
     if (a.nice) {
         plan.set_nice = true;

@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "switchboard/config.hpp"
+#include "switchboard/process/attributes.hpp"
 
 namespace sb::process {
 
@@ -45,7 +45,7 @@ struct SpawnRequest {
     std::vector<FdMapping> fds;  // at most k_max_fd_mappings, distinct targets
     // Credentials, cwd, umask, nice, rlimits, no_new_privileges, new_session.
     // Null: the server's own attributes, cwd "/", no new session.
-    const config::Exec* attributes = nullptr;
+    const ProcessAttributes* attributes = nullptr;
 };
 
 struct Spawned {

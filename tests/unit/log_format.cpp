@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "switchboard/config.hpp"
 #include "log/log.hpp"
 
 namespace {

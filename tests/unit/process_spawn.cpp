@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "switchboard/config.hpp"
 #include "process/environment.hpp"
 #include "process/spawn.hpp"
 #include "process_support.hpp"

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "switchboard/config.hpp"
 #include "process/spawn.hpp"
 
 namespace sb::test {

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <string>
 
+#include "switchboard/config.hpp"
 #include "log/log.hpp"
 #include "server/log_limiter.hpp"
 

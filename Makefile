@@ -3,16 +3,20 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 BENCH_BUILD ?= build-release
+INSTALL_BUILD ?= build-install
+PREFIX     ?= /usr/local
 CONFIG     ?= config/switchboard.json
 
 # Needed to build and run.
 BUILD_PACKAGES = meson ninja-build g++ pkg-config python3 libuv1-dev nlohmann-json3-dev doctest-dev
-# Real programs the integration tests serve and use as clients.
-TEST_PACKAGES  = tftpd-hpa tftp-hpa rsync procps
+# Real programs the integration tests serve and use as clients; the man page
+# linters; systemd-analyze (package systemd) for the unit files; Prometheus'
+# own text parser for /metrics; PyYAML for the alerting rules.
+TEST_PACKAGES  = tftpd-hpa tftp-hpa rsync procps mandoc groff systemd python3-prometheus-client python3-yaml
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps test-deps build run test bench clean
+.PHONY: all deps test-deps build run test bench install clean
 
 all: build
 
@@ -29,6 +33,9 @@ build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 run: build
+	@echo "switchboard: serving $(CONFIG) in the foreground (Ctrl-C stops it). From another terminal:"
+	@echo "  $(CURDIR)/$(BUILD)/switchboard ctl -c $(abspath $(CONFIG)) status"
+	@echo "  printf 'hello\\r\\n' | $(CURDIR)/$(BUILD)/switchboard probe tcp://127.0.0.1:10007"
 	$(BUILD)/switchboard run -c $(CONFIG)
 
 # The whole suite twice: a normal build, then AddressSanitizer + UBSan.
@@ -49,5 +56,14 @@ bench: deps
 	ninja -C $(BENCH_BUILD)
 	python3 tests/bench/run.py --build $(BENCH_BUILD)
 
+# A release build installed under PREFIX (binary in PREFIX/sbin), the
+# configuration in /etc/switchboard (an existing one is kept), unit files in
+# systemd's unit directory. DESTDIR=/some/root stages it instead.
+install: deps
+	@[ -f $(INSTALL_BUILD)/build.ninja ] || meson setup $(INSTALL_BUILD) --buildtype=release --prefix=$(PREFIX) -Dtests=disabled
+	ninja -C $(INSTALL_BUILD)
+	DESTDIR="$(DESTDIR)" meson install -C $(INSTALL_BUILD) --no-rebuild
+	@[ -n "$(DESTDIR)" ] || echo "installed; now: systemctl daemon-reload && systemctl enable --now switchboard"
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD) $(INSTALL_BUILD)

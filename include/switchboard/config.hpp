@@ -156,6 +156,14 @@ struct Control {
     friend bool operator==(const Control&, const Control&) = default;
 };
 
+// Prometheus scraping over HTTP: `GET /metrics` on `listen` (tcp only).
+// Unset: the metrics are only behind the control socket (`ctl metrics`).
+struct Metrics {
+    std::optional<net::Endpoint> listen;
+
+    friend bool operator==(const Metrics&, const Metrics&) = default;
+};
+
 struct Limits {
     std::uint32_t max_connections = k_unlimited;  // all services together
     std::uint32_t max_children = 1024;            // all exec services together
@@ -172,6 +180,7 @@ struct Config {
     std::vector<std::string> watch_dirs;  // directories holding them or matched by includes
     bool watch = false;
     Control control;
+    Metrics metrics;
     Log log;
     Limits limits;
     Duration shutdown_grace{10000};

@@ -39,8 +39,9 @@ constexpr const char* k_ctl_usage =
     "  drain           stop accepting everywhere; exit once every connection has finished\n"
     "\n"
     "  -s, --socket SOCKET  the control socket: a path, or tcp://127.0.0.1:PORT\n"
-    "                       (default /run/switchboard/control.sock)\n"
     "  -c, --config FILE    use the control socket FILE configures\n"
+    "  without either: the control socket of $SWITCHBOARD_CONFIG or " SWITCHBOARD_DEFAULT_CONFIG "\n"
+    "  when that file exists and loads, else /run/switchboard/control.sock\n"
     "  --json               print the server's reply as one JSON line\n";
 
 int usage_error(const std::string& message) {
@@ -48,12 +49,14 @@ int usage_error(const std::string& message) {
     return 2;
 }
 
-// The socket `config_path` configures: its UNIX socket, else its TCP address.
-std::optional<std::string> socket_from_config(const std::string& config_path) {
+// The socket `config_path` configures: its UNIX socket, else its TCP
+// address. `quiet`: say nothing, for the implicit default configuration.
+std::optional<std::string> socket_from_config(const std::string& config_path, bool quiet) {
     config::LoadOptions options;
-    options.check_system = false;
+    options.offline = true;  // the socket is all we want: ask NSS nothing
     auto loaded = config::load_file(config_path, options);
     if (!loaded.config) {
+        if (quiet) return std::nullopt;
         for (const auto& e : loaded.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
         std::fprintf(stderr, "switchboard ctl: cannot read the control socket from %s\n", config_path.c_str());
         return std::nullopt;
@@ -61,7 +64,7 @@ std::optional<std::string> socket_from_config(const std::string& config_path) {
     const auto& control = loaded.config->control;
     if (!control.socket.empty()) return control.socket;
     if (control.tcp) return control.tcp->to_string();
-    std::fprintf(stderr, "switchboard ctl: %s configures no control socket\n", config_path.c_str());
+    if (!quiet) std::fprintf(stderr, "switchboard ctl: %s configures no control socket\n", config_path.c_str());
     return std::nullopt;
 }
 
@@ -191,17 +194,25 @@ int ctl(int argc, char** argv) {
         return usage_error(words[0] + " takes no arguments");
     }
     if (socket && config_path) return usage_error("give -s or -c, not both");
+    // Where the socket is: -s, else -c's control socket, else the default
+    // configuration's (when that file exists and loads), else the default.
+    std::string source = "-s";
     if (config_path) {
-        socket = socket_from_config(*config_path);
+        socket = socket_from_config(*config_path, false);
         if (!socket) return 2;
+        source = *config_path;
+    } else if (!socket) {
+        std::string fallback = default_config();
+        if (::access(fallback.c_str(), F_OK) == 0) socket = socket_from_config(fallback, true);
+        source = socket ? fallback : "the default";
     }
     std::string target = socket.value_or(config::Control().socket);
 
     std::string error;
     int fd = connect_to(target, error);
     if (fd < 0) {
-        std::fprintf(stderr, "switchboard ctl: cannot connect to the control socket %s: %s\n", target.c_str(),
-                     error.c_str());
+        std::fprintf(stderr, "switchboard ctl: cannot connect to the control socket %s (from %s): %s\n",
+                     target.c_str(), source.c_str(), error.c_str());
         return 1;
     }
     std::optional<std::string> reply;

@@ -1,5 +1,6 @@
 // Argument parsing and dispatch for the switchboard binary.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -11,12 +12,15 @@ namespace {
 
 constexpr const char* k_usage =
     "usage: switchboard run   [-c FILE]            serve in the foreground, logging to stderr\n"
-    "       switchboard check [-c FILE]            validate a configuration; exit 0, or 2 listing every error\n"
-    "       switchboard ctl   [-s SOCKET] [--json] COMMAND [NAME]\n"
+    "       switchboard check [-c FILE] [--offline] validate a configuration and show what would run;\n"
+    "                                              exit 0, or 2 listing every error\n"
+    "       switchboard ctl   [-s SOCKET | -c FILE] [--json] COMMAND [NAME]\n"
     "                 status | services | connections | metrics | reload | enable NAME | disable NAME | drain\n"
+    "       switchboard probe [-t SECONDS] [-n BYTES] ADDRESS   send stdin to a service, print the answer\n"
     "       switchboard --version | --help\n"
     "\n"
-    "FILE defaults to /etc/switchboard/switchboard.json.\n";
+    "FILE defaults to $SWITCHBOARD_CONFIG, else " SWITCHBOARD_DEFAULT_CONFIG ".\n"
+    "--offline checks no users, groups, programs or files of this host.\n";
 
 int usage_error(const std::string& message) {
     std::fprintf(stderr, "switchboard: %s\n%s", message.c_str(), k_usage);
@@ -24,6 +28,11 @@ int usage_error(const std::string& message) {
 }
 
 }  // namespace
+
+std::string default_config() {
+    const char* env = std::getenv("SWITCHBOARD_CONFIG");
+    return env != nullptr && *env != '\0' ? std::string(env) : std::string(k_default_config);
+}
 
 int main(int argc, char** argv) {
     if (argc < 2) return usage_error("a command is required");
@@ -37,9 +46,11 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (command == "ctl") return ctl(argc - 2, argv + 2);
+    if (command == "probe") return probe(argc - 2, argv + 2);
     if (command != "run" && command != "check") return usage_error("unknown command '" + std::string(command) + "'");
 
-    std::string config_path = k_default_config;
+    std::string config_path = default_config();
+    bool offline = false;
     for (int i = 2; i < argc; ++i) {
         std::string_view arg = argv[i];
         if (arg == "-c" || arg == "--config") {
@@ -47,6 +58,8 @@ int main(int argc, char** argv) {
             config_path = argv[++i];
         } else if (arg.starts_with("--config=")) {
             config_path = std::string(arg.substr(9));
+        } else if (arg == "--offline" && command == "check") {
+            offline = true;
         } else if (arg == "--help" || arg == "-h") {
             std::fputs(k_usage, stdout);
             return 0;
@@ -54,7 +67,7 @@ int main(int argc, char** argv) {
             return usage_error("unknown argument '" + std::string(arg) + "'");
         }
     }
-    return command == "run" ? run(config_path) : check(config_path);
+    return command == "run" ? run(config_path) : check(config_path, offline);
 }
 
 }  // namespace sb::cli

@@ -6,6 +6,7 @@
 
 #include "cli/cli.hpp"
 #include "control/control_server.hpp"
+#include "control/systemd.hpp"
 #include "log/log.hpp"
 #include "server/config_watcher.hpp"
 #include "server/server.hpp"
@@ -71,8 +72,10 @@ int run(const std::string& config_path) {
         // here on; the server's closing closes them, on every path.
         control::ControlServer control(server);
         server::ConfigWatcher watcher(server);
+        control::SystemdNotify systemd(loop.get());
         server.add_observer(&control);
         server.add_observer(&watcher);
+        server.add_observer(&systemd);
         std::string control_error = control.start(server.config().control);
         if (int rc = control_error.empty() ? watcher.start(server.config()) : 0; !control_error.empty() || rc != 0) {
             std::fprintf(stderr, "switchboard: %s\n",
@@ -84,6 +87,7 @@ int run(const std::string& config_path) {
         server.print_table();
         log::info("ready", {{"version", SWITCHBOARD_VERSION}, {"config", loaded.config->file},
                             {"pid", static_cast<long>(getpid())}, {"fd_limit", static_cast<unsigned long>(fds)}});
+        systemd.started(server.config());
         loop.run();
     }
     if (loop.close() != 0) {

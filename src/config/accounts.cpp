@@ -119,12 +119,14 @@ std::optional<IdSpec> read_id_spec(const Node& node, std::string_view what) {
 }  // namespace
 
 const Account* Accounts::user(const std::string& name, std::optional<std::uint64_t> id) {
+    if (offline_) return nullptr;
     auto [it, fresh] = users_.try_emplace(cache_key(name, id));
     if (fresh) it->second = find_user(name, id);
     return it->second ? &*it->second : nullptr;
 }
 
 const Group* Accounts::group(const std::string& name, std::optional<std::uint64_t> id) {
+    if (offline_) return nullptr;
     auto [it, fresh] = groups_.try_emplace(cache_key(name, id));
     if (fresh) it->second = find_group(name, id);
     return it->second ? &*it->second : nullptr;

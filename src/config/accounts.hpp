@@ -28,6 +28,10 @@ struct Group {
 
 class Accounts {
 public:
+    // Offline (LoadOptions::offline): every name and number is unknown, and
+    // NSS is never asked.
+    void set_offline() { offline_ = true; }
+
     // By number when `id` is set, else by name; nullptr when unknown.
     const Account* user(const std::string& name, std::optional<std::uint64_t> id);
     const Group* group(const std::string& name, std::optional<std::uint64_t> id);
@@ -35,6 +39,7 @@ public:
     const std::vector<gid_t>& groups_of(const std::string& user, gid_t primary);
 
 private:
+    bool offline_ = false;
     std::map<std::string, std::optional<Account>> users_;  // "name" or "#id"
     std::map<std::string, std::optional<Group>> groups_;
     std::map<std::pair<std::string, gid_t>, std::vector<gid_t>> group_lists_;

@@ -103,6 +103,7 @@ Banner read_banner(const Node& node, LoadContext& context) {
     auto path = file->path_from_document();
     if (!path) return banner;
     banner.file = *path;
+    if (context.options.offline) return banner;
     std::string why;
     if (auto text = read_file(*path, k_max_banner, why)) {
         banner.text = std::move(*text);

@@ -59,6 +59,10 @@ std::string where(const Node& node) {
     return out;
 }
 
+std::string owner(const ListenSite& site) {
+    return site.service.empty() ? std::string("the metrics listener") : "service " + net::quote(site.service);
+}
+
 }  // namespace
 
 void check_conflicts(const std::vector<ListenSite>& sites) {
@@ -77,8 +81,8 @@ void check_conflicts(const std::vector<ListenSite>& sites) {
                 message += " conflicts with " + earlier->listen.endpoint.to_string() + ", listed earlier in service " +
                            net::quote(site.service);
             } else {
-                message += " of service " + net::quote(site.service) + " conflicts with " +
-                           earlier->listen.endpoint.to_string() + " of service " + net::quote(earlier->service) +
+                message += " of " + owner(site) + " conflicts with " + earlier->listen.endpoint.to_string() + " of " +
+                           owner(*earlier) +
                            " (" + where(earlier->node) + ")";
             }
             site.node.error(std::move(message));

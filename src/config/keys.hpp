@@ -13,13 +13,15 @@ namespace sb::config::keys {
 using Keys = std::string_view;
 
 inline constexpr std::array top = {
-    Keys{"$schema"}, Keys{"control"}, Keys{"log"}, Keys{"limits"}, Keys{"defaults"}, Keys{"include"},
-    Keys{"watch"},   Keys{"shutdown_grace"}, Keys{"drain_grace"}, Keys{"services"},
+    Keys{"$schema"}, Keys{"control"},        Keys{"metrics"},     Keys{"log"},      Keys{"limits"},
+    Keys{"defaults"}, Keys{"include"},       Keys{"watch"},       Keys{"shutdown_grace"}, Keys{"drain_grace"},
+    Keys{"services"},
 };
 // An included file holds services only.
 inline constexpr std::array included = {Keys{"$schema"}, Keys{"services"}};
 
 inline constexpr std::array control = {Keys{"socket"}, Keys{"mode"}, Keys{"group"}, Keys{"tcp"}};
+inline constexpr std::array metrics = {Keys{"listen"}};
 inline constexpr std::array log = {Keys{"format"}, Keys{"level"}, Keys{"file"}};
 inline constexpr std::array limits = {Keys{"max_connections"}, Keys{"max_children"}};
 

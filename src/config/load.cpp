@@ -52,7 +52,13 @@ bool is_directory(const std::string& path) {
 
 class Loader {
 public:
-    explicit Loader(const LoadOptions& options) { context_.options = options; }
+    explicit Loader(const LoadOptions& options) {
+        context_.options = options;
+        if (options.offline) {
+            context_.options.check_system = false;
+            context_.accounts.set_offline();
+        }
+    }
 
     LoadResult load(std::string_view text, const std::string& name) {
         config_.file = absolute(name);
@@ -108,6 +114,8 @@ private:
         if (!top.valid()) return;
         if (auto schema = top.get("$schema")) (void)schema->string();
         if (auto control = top.get("control")) read_control(*control, config_.control, context_);
+        std::optional<Node> metrics_listen;
+        if (auto metrics = top.get("metrics")) metrics_listen = read_metrics(*metrics, config_.metrics);
         if (auto log = top.get("log")) read_log(*log, config_.log);
         if (auto limits = top.get("limits")) read_limits(*limits, config_.limits);
         if (auto watch = top.get("watch")) config_.watch = watch->boolean().value_or(false);
@@ -121,6 +129,7 @@ private:
         if (auto include = top.get("include")) read_includes(*include);
 
         std::vector<ListenSite> sites;
+        if (metrics_listen) sites.push_back({"", *metrics_listen, Listen{*config_.metrics.listen, {}}});
         for (const PendingService& pending : pending_) {
             auto service = read_service(pending.node, pending.name, defaults_, context_, sites);
             if (service) config_.services.emplace(pending.name, std::move(*service));

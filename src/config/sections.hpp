@@ -25,6 +25,9 @@ struct LoadContext {
 // Server-wide settings (settings.cpp).
 void read_control(const Node& node, Control& into, LoadContext& context);
 void read_log(const Node& node, Log& into);
+// Returns the "listen" node when it was read without error, for the
+// address conflict check.
+std::optional<Node> read_metrics(const Node& node, Metrics& into);
 void read_limits(const Node& node, Limits& into);
 
 // The admission and timeout keys, as "defaults" or a service sets them
@@ -50,7 +53,7 @@ Credentials read_credentials(const std::optional<Node>& user, const std::optiona
 
 // One "listen" entry, kept with its source for conflict messages.
 struct ListenSite {
-    std::string service;
+    std::string service;  // empty: the metrics listener
     Node node;
     Listen listen;
 };

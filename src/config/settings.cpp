@@ -61,6 +61,26 @@ void read_control(const Node& node, Control& into, LoadContext& context) {
     }
 }
 
+std::optional<Node> read_metrics(const Node& node, Metrics& into) {
+    ObjectReader object(node, keys::metrics);
+    auto listen = object.get("listen");
+    if (!listen) return std::nullopt;
+    auto text = listen->string();
+    if (!text) return std::nullopt;
+    std::string why;
+    auto ep = net::parse_endpoint(*text, why);
+    if (!ep) {
+        listen->error(why);
+        return std::nullopt;
+    }
+    if (ep->transport != net::Transport::tcp) {
+        listen->error("the metrics address must be tcp://HOST:PORT, got " + quote(*text));
+        return std::nullopt;
+    }
+    into.listen = ep;
+    return listen;
+}
+
 void read_log(const Node& node, Log& into) {
     ObjectReader object(node, keys::log);
     if (auto format = object.get("format")) {

@@ -46,6 +46,13 @@ private:
     std::vector<std::string> entries_;
 };
 
+// What systemd hands the server itself (sd_notify, the watchdog, socket
+// activation); a child that saw it would talk to systemd as if it were
+// the server. Never passed on, even when pass_env names it.
+bool is_server_only(std::string_view name) {
+    return name == "NOTIFY_SOCKET" || name.starts_with("WATCHDOG_") || name.starts_with("LISTEN_");
+}
+
 void set_connection(Environment& env, const ConnectionInfo& c) {
     using Proto = ConnectionInfo::Proto;
     switch (c.proto) {
@@ -76,6 +83,7 @@ std::vector<std::string> build_environment(const config::Exec& exec, const Conne
     Environment env(server_env != nullptr ? server_env : environ);
     env.set("PATH", env.server("PATH").value_or(k_default_path));
     for (const auto& name : exec.pass_env) {
+        if (is_server_only(name)) continue;
         if (auto value = env.server(name)) env.set(name, *value);
     }
     for (const auto& [key, value] : exec.env) env.set(key, value);

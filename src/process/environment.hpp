@@ -33,7 +33,9 @@ inline constexpr std::string_view k_default_path = "/usr/local/bin:/usr/bin:/bin
 
 // The environment of DESIGN.md §3, later entries overriding earlier ones:
 //  1. PATH: the server's PATH, or k_default_path;
-//  2. every name in `exec.pass_env` that the server's environment has;
+//  2. every name in `exec.pass_env` that the server's environment has,
+//     except NOTIFY_SOCKET, WATCHDOG_* and LISTEN_* (systemd's messages to
+//     the server itself);
 //  3. `exec.env`;
 //  4. connection metadata, when `connection` is given: PROTO=TCP|UDP|UNIX
 //     always; REMOTE_ADDR/REMOTE_PORT (systemd) for TCP and UDP;

@@ -859,3 +859,69 @@ TEST_CASE("nothing the input does escapes as an exception or a crash") {
     CHECK(many.errors.size() == 2000);
     CHECK_FALSE(many.config.has_value());
 }
+
+TEST_CASE("offline: nothing of the host is looked up, everything else is still checked") {
+    cfg::LoadOptions offline;
+    offline.offline = true;
+    auto load_offline = [&](std::string_view body) {
+        return cfg::load_text(with_service("x", body), k_name, offline);
+    };
+    // root exists everywhere: offline, its name is taken as given and not resolved.
+    cfg::Config c = ok(load_offline(R"({"listen": "unix:/run/x.sock", "socket": {"owner": "root"},
+        "exec": {"argv": ["/nonexistent/daemon"], "user": "root", "group": "no-such-group-sb", "cwd": "/nonexistent"}})"));
+    const cfg::Credentials& cred = c.services.at("x").exec()->credentials;
+    CHECK(cred.user_name == "root");
+    CHECK_FALSE(cred.uid.has_value());
+    CHECK_FALSE(cred.gid.has_value());
+    CHECK(cred.home.empty());
+    CHECK_FALSE(c.services.at("x").listen[0].options.owner.has_value());
+    // Numbers need no lookup and are kept.
+    CHECK(ok(load_offline(R"({"listen": "tcp://*:1", "exec": {"argv": ["/bin/sh"], "user": 4000000}})"))
+              .services.at("x").exec()->credentials.uid == uid_t{4000000});
+
+    // Syntax, types, addresses, conflicts and ranges are still errors.
+    CHECK(only_error(cfg::load_text("{\"services\": {", k_name, offline)).line == 1);
+    CHECK(only_error(load_offline(R"({"listen": "tcp://1.2.3:7", "builtin": "echo"})")).pointer == "/services/x/listen");
+    CHECK(only_error(load_offline(R"({"listen": "tcp://*:1", "builtin": "echo", "max_connections": -1})"))
+              .pointer == "/services/x/max_connections");
+    CHECK(only_error(load_offline(R"({"listen": ["tcp://*:1", "tcp://127.0.0.1:1"], "builtin": "echo"})"))
+              .message.find("conflicts with") != std::string::npos);
+    CHECK(only_error(load_offline(R"({"listen": "tcp://*:1", "exec": {"argv": ["relative"]}})")).message ==
+          "argv[0] must be an absolute path, got \"relative\"");
+}
+
+TEST_CASE("offline: banner files are not read") {
+    TempDir dir;
+    dir.write("hello.txt", "hello\r\n");
+    std::string main = dir.write("main.json", with_service("x", R"({"listen": "tcp://*:1", "builtin": "echo",
+        "banner": {"file": "hello.txt"}})"));
+    cfg::LoadOptions offline;
+    offline.offline = true;
+    cfg::Config c = ok(cfg::load_file(main, offline));
+    CHECK(c.services.at("x").admission.banner.file == dir.path("hello.txt"));
+    CHECK(c.services.at("x").admission.banner.text.empty());
+    CHECK(ok(cfg::load_file(main)).services.at("x").admission.banner.text == "hello\r\n");
+}
+
+TEST_CASE("metrics.listen: a tcp address, conflicting with no service") {
+    CHECK_FALSE(ok(load("{}")).metrics.listen.has_value());
+    cfg::Config c = ok(load(R"({"metrics": {"listen": "tcp://127.0.0.1:9120"}})"));
+    REQUIRE(c.metrics.listen.has_value());
+    CHECK(c.metrics.listen->to_string() == "tcp://127.0.0.1:9120");
+    CHECK(ok(load(R"({"metrics": {"listen": "tcp://*:9120"}})")).metrics.listen->any);
+
+    cfg::Error udp = only_error(load(R"({"metrics": {"listen": "udp://127.0.0.1:9120"}})"));
+    CHECK(udp.pointer == "/metrics/listen");
+    CHECK(udp.message == "the metrics address must be tcp://HOST:PORT, got \"udp://127.0.0.1:9120\"");
+    CHECK(only_error(load(R"({"metrics": {"listen": "tcp://localhost:9120"}})")).pointer == "/metrics/listen");
+    CHECK(only_error(load(R"({"metrics": {"lisen": "tcp://127.0.0.1:9120"}})")).message.find("did you mean \"listen\"") !=
+          std::string::npos);
+
+    cfg::Error clash = only_error(load(R"({"metrics": {"listen": "tcp://*:9120"},
+        "services": {"web": {"listen": "tcp://127.0.0.1:9120", "builtin": "echo"}}})"));
+    CHECK(clash.pointer == "/services/web/listen");
+    CHECK(clash.message.starts_with(
+        "tcp://127.0.0.1:9120 of service \"web\" conflicts with tcp://*:9120 of the metrics listener ("));
+    CHECK(ok(load(R"({"metrics": {"listen": "tcp://127.0.0.1:9120"},
+        "services": {"web": {"listen": "udp://127.0.0.1:9120", "builtin": "echo"}}})")).services.size() == 1);
+}

@@ -128,6 +128,20 @@ TEST_CASE("build_environment: PATH, pass_env, env, then metadata, later ones win
     }
 }
 
+TEST_CASE("build_environment: what systemd gave the server never reaches a child, even by pass_env") {
+    const char* server_env[] = {"NOTIFY_SOCKET=/run/systemd/notify", "WATCHDOG_USEC=30000000", "WATCHDOG_PID=1",
+                                "LISTEN_FDS=2", "LISTEN_PID=1", "LISTEN_FDNAMES=a:b", "LANG=C.UTF-8", nullptr};
+    config::Exec exec;
+    exec.pass_env = {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
+                     "LANG"};
+    CHECK(process::build_environment(exec, nullptr, {}, server_env) ==
+          std::vector<std::string>{"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"});
+    // A systemd-style wait child still gets its own LISTEN_* names.
+    CHECK(process::build_environment(exec, nullptr, "tftp", server_env) ==
+          std::vector<std::string>{"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "LISTEN_FDS=1",
+                                   "LISTEN_FDNAMES=tftp"});
+}
+
 TEST_CASE("fd mapping puts pipes at 0, 1, 2 and 3") {
     Pipe in;
     Pipe out;

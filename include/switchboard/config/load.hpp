@@ -30,6 +30,11 @@ struct LoadOptions {
     // executable, users and groups exist, banner files are readable.
     // Tests of pure parsing may turn this off.
     bool check_system = true;
+    // `check --offline`: validate only what does not depend on this host
+    // (syntax, types, addresses, conflicts, limits). Looks up no user or
+    // group, stats no program or directory, reads no banner file; implies
+    // check_system = false. Included configuration files are still read.
+    bool offline = false;
 };
 
 struct LoadResult {

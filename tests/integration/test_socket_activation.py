@@ -64,6 +64,8 @@ class SocketActivationTests(unittest.TestCase):
         self.assertEqual(code, 0, reply)
         self.assertEqual(harness.recv_exactly(queued, 6), b"queued")
         self.assertTrue(harness.echo_answers(("127.0.0.1", port)))
+        first.close()
+        queued.close()
         self.assertEqual(server.stop(), 0)
 
     def test_several_sockets_by_address_with_names(self):
@@ -92,6 +94,7 @@ class SocketActivationTests(unittest.TestCase):
         # The unused socket was closed: nothing listens there any more.
         with self.assertRaises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", stray), timeout=5).close()
+        trigger.close()
         self.assertEqual(server.stop(), 0)
         # The socket file belongs to whoever passed it: not removed by us.
         self.assertTrue(os.path.exists(path))

@@ -95,15 +95,22 @@ class NotifyTests(unittest.TestCase):
         self.assertEqual(server.stop(), 0)
         self.assertEqual(manager.wait_for("STOPPING"), {"STOPPING": "1", "STATUS": "stopping; 0 connections open"})
 
-    def test_status_counts_connections_and_stopping_comes_when_the_drain_begins(self):
+    def serving_one_connection(self, **start):
+        """A started server with its manager, and one echo connection open."""
         manager = FakeManager()
         self.addCleanup(manager.close)
-        # A grace far longer than the wait below: STOPPING must not wait for it.
-        server = self.start(manager, shutdown_grace="120s")
+        server = self.start(manager, **start)
         manager.wait_for("READY")
-        with harness.connect(("127.0.0.1", self.port)) as held:
-            held.sendall(b"x")
-            self.assertEqual(harness.recv_exactly(held, 1), b"x")
+        held = harness.connect(("127.0.0.1", self.port))
+        self.addCleanup(held.close)
+        held.sendall(b"x")
+        self.assertEqual(harness.recv_exactly(held, 1), b"x")
+        return manager, server, held
+
+    def test_status_counts_connections_and_stopping_comes_when_the_drain_begins(self):
+        # A grace far longer than the wait below: STOPPING must not wait for it.
+        manager, server, held = self.serving_one_connection(shutdown_grace="120s")
+        with held:
             code, reply = harness.ctl_json(self.sock, "reload")
             self.assertEqual(code, 0, reply)
             manager.wait_for("RELOADING")
@@ -118,13 +125,8 @@ class NotifyTests(unittest.TestCase):
         self.assertEqual(server.wait_exit(), 0)
 
     def test_ctl_drain_sends_stopping_at_once(self):
-        manager = FakeManager()
-        self.addCleanup(manager.close)
-        server = self.start(manager)
-        manager.wait_for("READY")
-        with harness.connect(("127.0.0.1", self.port)) as held:
-            held.sendall(b"y")
-            self.assertEqual(harness.recv_exactly(held, 1), b"y")
+        manager, server, held = self.serving_one_connection()
+        with held:
             code, reply = harness.ctl_json(self.sock, "drain")
             self.assertEqual(code, 0, reply)
             self.assertEqual(manager.wait_for("STOPPING", timeout=20),

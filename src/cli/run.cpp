@@ -6,6 +6,7 @@
 
 #include "cli/cli.hpp"
 #include "control/control_server.hpp"
+#include "control/metrics_endpoint.hpp"
 #include "control/systemd.hpp"
 #include "log/log.hpp"
 #include "process/fd_limit.hpp"
@@ -20,6 +21,10 @@ namespace {
 }  // namespace
 
 int run(const std::string& config_path) {
+    // systemd's LISTEN_* are read (and unset) first, before anything
+    // could hand them on.
+    std::string passed_problem;
+    server::PassedSockets passed = server::PassedSockets::from_environment(passed_problem);
     auto loaded = config::load_file(config_path);
     if (!loaded.config) {
         for (const auto& e : loaded.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
@@ -44,6 +49,8 @@ int run(const std::string& config_path) {
     int exit_code = 0;
     {
         server::Server server(loop.get());
+        if (!passed_problem.empty()) log::warning("listen-fds-ignored", {{"reason", passed_problem}});
+        server.take_passed_sockets(std::move(passed));
         if (int rc = server.start(loaded.config->file); rc != 0) {
             log::error("start-failed", {{"error", uv_strerror(rc)}});
             // Some signal handles or timers may be open already; the Server
@@ -63,8 +70,10 @@ int run(const std::string& config_path) {
         // here on; the server's closing closes them, on every path.
         control::ControlServer control(server);
         server::ConfigWatcher watcher(server);
-        control::SystemdNotify systemd(loop.get());
+        control::SystemdNotify systemd(server);
+        control::MetricsEndpoint metrics(server, control);
         server.add_observer(&control);
+        server.add_observer(&metrics);
         server.add_observer(&watcher);
         server.add_observer(&systemd);
         std::string control_error = control.start(server.config().control);

@@ -139,7 +139,8 @@ std::optional<std::string> http_metrics_response(std::string_view received, std:
 // Frees itself when its poll and timer have both closed.
 class HttpExchange {
 public:
-    HttpExchange(HttpMetricsServer& owner, int fd) : owner_(owner), fd_(fd) {}
+    HttpExchange(HttpMetricsServer& owner, int fd, std::function<void()> on_closed)
+        : owner_(owner), fd_(fd), on_closed_(std::move(on_closed)) {}
 
     [[nodiscard]] bool open() {
         if (poll_.init(owner_.loop_, fd_) != 0) return false;
@@ -170,7 +171,9 @@ private:
 
     void finish() {
         ::close(fd_);
+        auto on_closed = std::move(on_closed_);
         delete this;
+        if (on_closed) on_closed();
     }
 
     void on_event(int status, int events) {
@@ -242,6 +245,7 @@ private:
 
     HttpMetricsServer& owner_;
     int fd_;
+    std::function<void()> on_closed_;
     uv::Poll poll_;
     uv::Timer timer_;
     int pending_closes_ = 0;
@@ -258,11 +262,11 @@ HttpMetricsServer::HttpMetricsServer(uv_loop_t* loop, MetricsRender render, Http
 
 HttpMetricsServer::~HttpMetricsServer() { close_all(); }
 
-void HttpMetricsServer::adopt(int fd) {
+void HttpMetricsServer::adopt(int fd, std::function<void()> on_closed) {
     int flags = ::fcntl(fd, F_GETFL);
     if (flags >= 0) (void)::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
     if (open_.size() < limits_.max_connections) {
-        auto* exchange = new HttpExchange(*this, fd);
+        auto* exchange = new HttpExchange(*this, fd, std::move(on_closed));
         open_.insert(exchange);
         if (exchange->open()) return;
         exchange->close();
@@ -272,6 +276,7 @@ void HttpMetricsServer::adopt(int fd) {
     std::string busy = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     (void)!::send(fd, busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     ::close(fd);
+    if (on_closed) on_closed();
 }
 
 void HttpMetricsServer::close_all() {

@@ -59,8 +59,9 @@ public:
     // Takes ownership of `fd`, an accepted, connected stream socket; it is
     // made non-blocking here. Over max_connections the client gets a 503
     // (if its buffer takes it) and the fd is closed at once; so is it when
-    // the loop refuses a handle.
-    void adopt(int fd);
+    // the loop refuses a handle. `on_closed` runs once the fd is closed
+    // (the server gives its fd-budget lease back there).
+    void adopt(int fd, std::function<void()> on_closed = {});
 
     // Closes every connection now, answered or not.
     void close_all();

@@ -23,13 +23,14 @@ public:
     }
 
     // A sample of the current family; `labels` is already rendered ("" or `a="b",c="d"`).
-    void sample(const std::string& labels, std::uint64_t value) {
-        begin(labels);
+    // `suffix` names a histogram's series ("_bucket", "_sum", "_count").
+    void sample(const std::string& labels, std::uint64_t value, std::string_view suffix = {}) {
+        begin(labels, suffix);
         out_ += std::to_string(value);
         out_ += '\n';
     }
-    void sample(const std::string& labels, double value) {
-        begin(labels);
+    void sample(const std::string& labels, double value, std::string_view suffix = {}) {
+        begin(labels, suffix);
         char buf[64];
         auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);  // shortest exact form
         out_.append(buf, ec == std::errc() ? end : buf);
@@ -39,8 +40,9 @@ public:
     std::string take() { return std::move(out_); }
 
 private:
-    void begin(const std::string& labels) {
+    void begin(const std::string& labels, std::string_view suffix) {
         out_ += name_;
+        out_ += suffix;
         if (!labels.empty()) {
             out_ += '{';
             out_ += labels;
@@ -55,6 +57,30 @@ private:
 
 std::string label(std::string_view key, std::string_view value) {
     return std::string(key) + "=\"" + escape_label(value) + "\"";
+}
+
+std::string number(double value) {
+    char buf[64];
+    // Fixed notation, shortest exact: le="0.0005", never "5e-04".
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::fixed);
+    return ec == std::errc() ? std::string(buf, end) : std::string("0");
+}
+
+// One histogram per service: cumulative buckets (le), +Inf, sum, count.
+template <typename F>
+void per_service_histogram(Exposition& e, const std::vector<ServiceView>& services, F&& histogram) {
+    for (const ServiceView& s : services) {
+        const auto& h = histogram(s);
+        std::string service = label("service", s.name);
+        std::uint64_t cumulative = 0;
+        for (std::size_t i = 0; i < h.in_bucket.size(); ++i) {
+            cumulative += h.in_bucket[i];
+            e.sample(service + "," + label("le", number((*h.bounds)[i])), cumulative, "_bucket");
+        }
+        e.sample(service + "," + label("le", "+Inf"), h.count, "_bucket");
+        e.sample(service, h.sum, "_sum");
+        e.sample(service, h.count, "_count");
+    }
 }
 
 // One sample per service of `value(service)`.
@@ -131,6 +157,13 @@ std::string render_metrics(const StatusView& status, const std::vector<ServiceVi
         e.sample(label("service", s.name) + "," + label("result", "ok"), s.counters.exits_ok);
         e.sample(label("service", s.name) + "," + label("result", "failed"), s.counters.exits_failed);
     }
+    // Histograms, with the bounds of server/histogram.hpp (README lists them).
+    e.family("switchboard_connection_duration_seconds", "histogram",
+             "Stream connections by how long they lasted, accept to close.");
+    per_service_histogram(e, services, [](const ServiceView& s) -> const auto& { return s.counters.durations; });
+    e.family("switchboard_spawn_latency_seconds", "histogram",
+             "Children of connections by the time from accept until the child runs.");
+    per_service_histogram(e, services, [](const ServiceView& s) -> const auto& { return s.counters.spawn_latency; });
     return e.take();
 }
 

@@ -1,20 +1,33 @@
 // The sd_notify messages of `switchboard run` (see systemd.hpp).
 #include "control/systemd.hpp"
 
+#include <cstdint>
 #include <cstring>
 
 #include "log/log.hpp"
 
 namespace sb::control {
 
-SystemdNotify::SystemdNotify(uv_loop_t* loop, const char* const* env) : loop_(loop), notifier_(env) {}
+namespace {
 
-std::string SystemdNotify::serving_status(const config::Config& config) {
+std::string count(std::uint64_t n, const char* what) {
+    return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+}
+
+}  // namespace
+
+SystemdNotify::SystemdNotify(const server::ServerControl& server, const char* const* env)
+    : server_(server), notifier_(env) {}
+
+std::string SystemdNotify::serving_status(const config::Config& config, const server::StatusSnapshot& status) {
     std::size_t listeners = 0;
     for (const auto& [name, s] : config.services) listeners += s.listen.size();
-    return "serving " + std::to_string(config.services.size()) + " service" +
-           (config.services.size() == 1 ? "" : "s") + " on " + std::to_string(listeners) + " listener" +
-           (listeners == 1 ? "" : "s");
+    return "serving " + count(config.services.size(), "service") + " on " + count(listeners, "listener") + ", " +
+           count(status.connections, "connection");
+}
+
+std::string SystemdNotify::stopping_status(const server::StatusSnapshot& status) {
+    return "stopping; " + count(status.connections, "connection") + " open";
 }
 
 std::string SystemdNotify::reload_failed_status(const server::ApplyReport& report) {
@@ -29,9 +42,9 @@ std::string SystemdNotify::reload_failed_status(const server::ApplyReport& repor
 void SystemdNotify::started(const config::Config& config) {
     if (!notifier_.problem().empty()) log::warning("sd-notify-unusable", {{"error", notifier_.problem()}});
     started_ = true;
-    sent("READY", notifier_.ready(serving_status(config)));
+    sent("READY", notifier_.ready(serving_status(config, server_.status_snapshot())));
     auto interval = std::chrono::duration_cast<std::chrono::milliseconds>(notifier_.watchdog_interval());
-    if (interval.count() <= 0 || watchdog_.init(loop_) != 0) return;
+    if (interval.count() <= 0 || watchdog_.init(server_.loop()) != 0) return;
     watchdog_.on_fire([this] { sent("WATCHDOG", notifier_.watchdog()); });
     watchdog_.start(interval, interval);
     // The watchdog alone must not keep the loop alive.
@@ -39,20 +52,23 @@ void SystemdNotify::started(const config::Config& config) {
     log::info("sd-watchdog", {{"interval", static_cast<double>(interval.count()) / 1000.0}});
 }
 
+void SystemdNotify::on_reload_started(std::string_view) {
+    if (started_) sent("RELOADING", notifier_.reloading());
+}
+
 void SystemdNotify::on_applied(const config::Config& config, const server::ApplyReport&) {
-    if (!started_) return;
-    sent("RELOADING", notifier_.reloading());
-    sent("READY", notifier_.ready("reloaded; " + serving_status(config)));
+    if (started_) sent("READY", notifier_.ready("reloaded; " + serving_status(config, server_.status_snapshot())));
 }
 
 void SystemdNotify::on_reload_failed(const server::ApplyReport& report) {
-    if (!started_) return;
-    sent("RELOADING", notifier_.reloading());
-    sent("READY", notifier_.ready(reload_failed_status(report)));
+    if (started_) sent("READY", notifier_.ready(reload_failed_status(report)));
+}
+
+void SystemdNotify::on_stopping() {
+    if (started_) sent("STOPPING", notifier_.stopping(stopping_status(server_.status_snapshot())));
 }
 
 void SystemdNotify::on_closing() {
-    if (started_) sent("STOPPING", notifier_.stopping("stopping"));
     started_ = false;
     watchdog_.close();
 }

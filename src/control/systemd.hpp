@@ -5,12 +5,13 @@
 //    served, and the watchdog timer (WATCHDOG=1 every half WATCHDOG_USEC,
 //    sent from the loop, so a stuck loop stops it).
 //  * every reload, whatever triggered it (SIGHUP, ctl reload, the watcher):
-//    RELOADING=1 with MONOTONIC_USEC=, then READY=1 with STATUS= saying
-//    whether it applied or failed. Type=notify-reload needs the pair; it is
-//    sent when the reload is done, since the server has no "reload started"
-//    hook yet (sending RELOADING=1 at the start needs one).
-//  * on_closing(): STOPPING=1 (the server has no "drain started" hook yet,
-//    so systemd hears it when the drain is over).
+//    RELOADING=1 with MONOTONIC_USEC= when it begins (before the files are
+//    read), then READY=1 with STATUS= saying whether it applied or failed.
+//    That is the pair Type=notify-reload waits for.
+//  * on_stopping(): STOPPING=1 when shutdown or drain begins, with the
+//    connections still open in STATUS=.
+//  * STATUS= counts services, listeners and open connections, read from the
+//    server's status snapshot.
 //
 // Owns its SdNotifier and one timer; closes the timer when the server
 // closes. Created by `switchboard run` after the first apply. Loop thread.
@@ -19,9 +20,10 @@
 #include <uv.h>
 
 #include <string>
+#include <string_view>
 
 #include "control/sd_notify.hpp"
-#include "server/server.hpp"
+#include "server/server_control.hpp"
 #include "uv/timer.hpp"
 
 namespace sb::control {
@@ -29,8 +31,8 @@ namespace sb::control {
 class SystemdNotify final : public server::ServerObserver {
 public:
     // `env`: the environment NOTIFY_SOCKET and WATCHDOG_* come from
-    // (environ when null).
-    explicit SystemdNotify(uv_loop_t* loop, const char* const* env = nullptr);
+    // (environ when null). `server` gives the counts for STATUS=.
+    explicit SystemdNotify(const server::ServerControl& server, const char* const* env = nullptr);
     SystemdNotify(const SystemdNotify&) = delete;
     SystemdNotify& operator=(const SystemdNotify&) = delete;
     ~SystemdNotify() = default;
@@ -41,12 +43,15 @@ public:
     void on_applied(const config::Config& config, const server::ApplyReport& report) override;
     void on_reload_failed(const server::ApplyReport& report) override;
     void on_dump_requested() override {}
+    void on_reload_started(std::string_view trigger) override;
+    void on_stopping() override;
     void on_closing() override;
 
     [[nodiscard]] const SdNotifier& notifier() const { return notifier_; }
 
     // The STATUS= texts, for people reading `systemctl status`.
-    static std::string serving_status(const config::Config& config);
+    static std::string serving_status(const config::Config& config, const server::StatusSnapshot& status);
+    static std::string stopping_status(const server::StatusSnapshot& status);
     static std::string reload_failed_status(const server::ApplyReport& report);
 
 private:
@@ -54,7 +59,7 @@ private:
     // cannot flood the log with watchdog failures.
     void sent(const char* what, int error);
 
-    uv_loop_t* loop_;
+    const server::ServerControl& server_;
     SdNotifier notifier_;
     uv::Timer watchdog_;
     bool started_ = false;

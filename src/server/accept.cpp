@@ -19,6 +19,7 @@ std::string greeting(const config::Admission& a) {
 }  // namespace
 
 void Server::on_accepted(Listener& listener, Fd fd, const net::SockAddr& peer) {
+    if (&listener == metrics_listener_) return accept_metrics(std::move(fd));
     FdLease lease = FdLease::accepted(fd_budget_, fd.get());
     auto it = listener_services_.find(&listener);
     if (it == listener_services_.end()) return;  // `fd` closes, then its lease ends
@@ -48,6 +49,7 @@ void Server::on_accepted(Listener& listener, Fd fd, const net::SockAddr& peer) {
     c->ticket = decision.ticket;
     c->fds = std::move(lease);
     c->started = uv_now(loop_);
+    c->accepted_ns = uv_hrtime();
     c->session = kind.start_session(services::Arrival{.loop = loop_,
                                                       .observer = c,
                                                       .fd = std::move(fd),

@@ -77,7 +77,10 @@ ApplyReport Server::apply(const config::Config& next, double load_milliseconds) 
             net::BoundSocket bound;
             std::string error;
             Listener* listener = nullptr;
-            if (net::bind_listener(l, bound, error) == 0) listener = Listener::adopt(loop_, l, bound, error);
+            // A socket systemd passed for this address is adopted, not bound over.
+            if (passed_.take(l, bound) || net::bind_listener(l, bound, error) == 0) {
+                listener = Listener::adopt(loop_, l, bound, error);
+            }
             if (listener == nullptr) {
                 report.errors.push_back(owner_of(next, l) + ": " + error);
                 continue;
@@ -85,8 +88,15 @@ ApplyReport Server::apply(const config::Config& next, double load_milliseconds) 
             fresh.push_back(listener);
         }
     }
+    MetricsSwap metrics;
+    if (report.ok()) {
+        std::string error;
+        metrics = prepare_metrics_listener(next, error);
+        if (!error.empty()) report.errors.push_back("the metrics listener: " + error);
+    }
     if (!report.ok()) {
         for (Listener* l : fresh) l->close(true);
+        if (metrics.fresh) metrics.next->close(true);
         log::error(generation_ == 0 ? "start-failed" : "reload-failed", {{"errors", report.errors.size()}});
         for (const auto& e : report.errors) log::error("apply-error", {{"detail", e}});
         return report;
@@ -156,6 +166,7 @@ ApplyReport Server::apply(const config::Config& next, double load_milliseconds) 
     report.changed = std::move(plan.changed);
     report.kept = std::move(plan.kept);
     report.removed = std::move(plan.removed);
+    commit_metrics_listener(metrics);
     listeners_ = std::move(next_listeners);
     services_ = std::move(next_services);
     listener_services_.clear();
@@ -167,6 +178,7 @@ ApplyReport Server::apply(const config::Config& next, double load_milliseconds) 
     log::install(std::move(*next_log));
     config_ = next;
     ++generation_;
+    if (generation_ == 1) passed_.close_unadopted();
     global_.configure(config_.limits);
     // Listeners came and went: count the fd table afresh.
     (void)fd_budget_.measure();

@@ -33,6 +33,7 @@ struct Connection final : services::SessionObserver {
     AdmissionTicket ticket;  // what admission counted, given back when it ends
     FdLease fds;             // what it holds of the server's fd budget
     std::uint64_t started = 0;  // uv_now()
+    std::uint64_t accepted_ns = 0;  // uv_hrtime() at accept, for the spawn latency
     std::unique_ptr<services::Session> session;
     Connection* prev = nullptr;
     Connection* next = nullptr;

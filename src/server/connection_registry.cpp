@@ -18,7 +18,10 @@ void Connection::on_session_done(services::Session&, const services::Outcome& ou
     server->connection_done(*this, outcome);
 }
 
-void Connection::on_child_spawned(services::Session&, pid_t pid) { server->child_spawned(*service, pid); }
+void Connection::on_child_spawned(services::Session&, pid_t pid) {
+    service->counters.spawn_latency.observe(static_cast<double>(uv_hrtime() - accepted_ns) / 1e9);
+    server->child_spawned(*service, pid);
+}
 
 void Connection::on_spawn_failed(services::Session&, std::string_view error) {
     server->spawn_failed(*service, peer.to_string(), error);
@@ -60,6 +63,7 @@ void Server::connection_done(Connection& connection, const services::Outcome& ou
     service.admission.release(global_, c->ticket, uv_now(loop_));
     c->fds.reset();
     double seconds = static_cast<double>(uv_now(loop_) - c->started) / 1000.0;
+    service.counters.durations.observe(seconds);
     if (outcome.pid != 0) {
         log::info("conn", {{"service", service.name()}, {"peer", c->peer.to_string()}, {"duration", seconds},
                            {"in", session.bytes_in()}, {"out", session.bytes_out()}, {"reason", outcome.reason},

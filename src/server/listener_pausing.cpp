@@ -17,6 +17,7 @@ constexpr std::chrono::milliseconds k_fd_pause{250};
 
 std::uint8_t Server::pause_reasons(const Listener& listener) const {
     if (stopping_) return k_pause_stopping;
+    if (&listener == metrics_listener_) return fd_paused_ ? k_pause_fds : 0;
     auto it = listener_services_.find(const_cast<Listener*>(&listener));
     if (it == listener_services_.end()) return k_pause_stopping;  // nobody's: about to close
     const ServiceRuntime& service = *it->second;
@@ -49,6 +50,7 @@ void Server::refresh_pauses(ServiceRuntime& service) {
 void Server::refresh_all_pauses() {
     (void)global_.take_full_changed();
     for (auto& [key, l] : listeners_) refresh_pauses(*l);
+    if (metrics_listener_ != nullptr) refresh_pauses(*metrics_listener_);
 }
 
 void Server::update_fd_pause() {

@@ -86,6 +86,7 @@ void Server::start_load() {
     reload_.waiting.clear();
     job->path = config_path_;
     job->work.data = job;
+    for (auto* o : observers_) o->on_reload_started(job->trigger);
 
     // Threadpool thread. config::load_file keeps no state between calls
     // and shares none with the loop: it reads files through its own fds

@@ -12,7 +12,7 @@
 // Its parts live in files named after them: server.cpp (start, signals,
 // the start-up table), reload_job.cpp, apply.cpp, accept.cpp,
 // datagrams.cpp, wait_handoff.cpp, listener_pausing.cpp,
-// connection_registry.cpp and shutdown.cpp.
+// connection_registry.cpp, metrics_listener.cpp and shutdown.cpp.
 #pragma once
 
 #include <chrono>
@@ -30,6 +30,7 @@
 #include "server/listener.hpp"
 #include "server/server_control.hpp"
 #include "server/service_runtime.hpp"
+#include "server/socket_activation.hpp"
 #include "switchboard/config.hpp"
 #include "uv/signal.hpp"
 #include "uv/timer.hpp"
@@ -48,11 +49,17 @@ public:
     ~Server();
 
     void add_observer(ServerObserver* observer) override { observers_.push_back(observer); }
+    void set_metrics_handler(MetricsHandler handler) override { metrics_handler_ = std::move(handler); }
 
     // Installs signal handles and timers. Call once, on the thread that
     // runs the loop, before the first apply. On failure some handles may
     // be open: shutdown(true) and run the loop to close them.
     [[nodiscard]] int start(std::string config_path);
+
+    // Sockets a service manager passed (LISTEN_FDS): listeners adopt them
+    // instead of binding. Call before the first apply, which closes those
+    // that no listener took.
+    void take_passed_sockets(PassedSockets passed) { passed_ = std::move(passed); }
 
     // Makes `config` the running configuration. All or nothing: on any
     // error (a listener that cannot be bound, a log file that cannot be
@@ -158,6 +165,16 @@ private:
     void refresh_all_pauses();
     void update_fd_pause();
 
+    // metrics_listener.cpp: metrics.listen, bound, kept or moved with the
+    // rest of the listener set by apply(), served by metrics_handler_.
+    struct MetricsSwap {
+        Listener* next = nullptr;  // the listener the next configuration uses
+        bool fresh = false;        // bound by this apply: closed again if it fails
+    };
+    [[nodiscard]] MetricsSwap prepare_metrics_listener(const config::Config& next, std::string& error);
+    void commit_metrics_listener(const MetricsSwap& swap);
+    void accept_metrics(Fd fd);
+
     // shutdown.cpp
     void finish_if_drained();
     void close_everything();
@@ -199,6 +216,9 @@ private:
     bool fd_paused_ = false;   // every listener is paused for k_pause_fds
     std::vector<Connection*> graveyard_;  // freed on the next loop turn
     std::vector<ServerObserver*> observers_;
+    PassedSockets passed_;                  // from systemd; open for the life of the process
+    Listener* metrics_listener_ = nullptr;  // metrics.listen, when set
+    MetricsHandler metrics_handler_;
     std::uint64_t next_connection_id_ = 1;
     std::uint64_t generation_ = 0;
     std::uint64_t started_at_ = 0;

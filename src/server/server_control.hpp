@@ -12,7 +12,9 @@
 #include <string_view>
 #include <vector>
 
+#include "server/fd_budget.hpp"
 #include "server/snapshot.hpp"
+#include "switchboard/fd.hpp"
 #include "switchboard/config.hpp"
 
 namespace sb::server {
@@ -38,6 +40,12 @@ public:
     virtual void on_reload_failed(const ApplyReport& report) = 0;
     // SIGUSR1: write a state dump to the log.
     virtual void on_dump_requested() = 0;
+    // A reload begins (SIGHUP, ctl reload, the watcher), before the files
+    // are read; on_applied or on_reload_failed follows for each one.
+    virtual void on_reload_started(std::string_view /*trigger*/) {}
+    // The first shutdown() or drain(): the server stops accepting and
+    // drains; on_closing follows once that is over.
+    virtual void on_stopping() {}
     // The server is closing its handles; close yours now.
     virtual void on_closing() = 0;
 
@@ -49,9 +57,15 @@ class ServerControl {
 public:
     // The outcome of one reload, delivered on the loop thread.
     using ReloadDone = std::function<void(const ApplyReport& report)>;
+    // Takes a connection accepted on the metrics listener (metrics.listen)
+    // with the fd-budget lease it holds; the lease must live as long as the
+    // fd is open, and no longer than the server.
+    using MetricsHandler = std::function<void(Fd fd, FdLease lease)>;
 
     [[nodiscard]] virtual uv_loop_t* loop() const = 0;
     virtual void add_observer(ServerObserver* observer) = 0;
+    // Who serves the metrics listener; without one its connections are closed.
+    virtual void set_metrics_handler(MetricsHandler handler) = 0;
 
     [[nodiscard]] virtual StatusSnapshot status_snapshot() const = 0;
     // The configured services by name, then removed services still draining.

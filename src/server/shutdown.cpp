@@ -13,6 +13,7 @@ void Server::shutdown(bool immediate) {
         stopping_ = true;
         log::info("shutdown", {{"connections", connections_.size()},
                                {"grace", static_cast<double>(config_.shutdown_grace.count()) / 1000.0}});
+        for (auto* o : observers_) o->on_stopping();
         refresh_all_pauses();
         // A wait-mode child gets the grace a connection gets.
         retire_all_waiters(services::WaitService::k_no_deadline);
@@ -32,6 +33,7 @@ void Server::drain() {
     if (stopping_) return;
     stopping_ = true;
     log::info("drain", {{"connections", connections_.size()}});
+    for (auto* o : observers_) o->on_stopping();
     refresh_all_pauses();
     // A wait-mode child would go on accepting: it is stopped now.
     retire_all_waiters(std::chrono::milliseconds(0));
@@ -58,6 +60,8 @@ void Server::close_everything() {
     for (auto* o : observers_) o->on_closing();
     for (auto& [key, l] : listeners_) l->close(true);
     listeners_.clear();
+    if (metrics_listener_ != nullptr) metrics_listener_->close(true);
+    metrics_listener_ = nullptr;
     listener_services_.clear();
     services_.clear();
     sigterm_.close();

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "server/histogram.hpp"
 #include "server/reject_reason.hpp"
 
 namespace sb::server {
@@ -26,6 +27,8 @@ struct ServiceCounters {
     std::uint64_t bytes_out = 0;
     std::uint64_t datagrams_in = 0;
     std::uint64_t datagrams_out = 0;
+    Histogram<k_duration_bounds.size()> durations{k_duration_bounds};    // stream connections
+    Histogram<k_spawn_bounds.size()> spawn_latency{k_spawn_bounds};      // children of connections
 
     [[nodiscard]] std::uint64_t rejected_total() const {
         std::uint64_t n = 0;

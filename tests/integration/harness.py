@@ -51,13 +51,14 @@ def fd_count(pid):
 class Server:
     """One switchboard process on a configuration written to a temp dir."""
 
-    def __init__(self, config, name="switchboard.json", args=(), env=None, preexec_fn=None):
+    def __init__(self, config, name="switchboard.json", args=(), env=None, preexec_fn=None, prefix=()):
         self.dir = tempfile.mkdtemp(prefix="sb-test-")
         self.path = os.path.join(self.dir, name)
         self.write_config(config)
         self.args = list(args)
         self.env = env
         self.preexec_fn = preexec_fn
+        self.prefix = list(prefix)  # a launcher that execs the server (systemd-socket-activate)
         self.proc = None
         self.lines = []
         self.cond = threading.Condition()
@@ -76,7 +77,7 @@ class Server:
 
     def start(self, wait_ready=True, timeout=10):
         self.proc = subprocess.Popen(
-            [SWITCHBOARD, "run", "-c", self.path] + self.args,
+            self.prefix + [SWITCHBOARD, "run", "-c", self.path] + self.args,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             env=self.env, preexec_fn=self.preexec_fn)
         self.reader = threading.Thread(target=self._read, daemon=True)

@@ -1,10 +1,11 @@
 """switchboard under systemd, with a fake service manager: an AF_UNIX
 datagram socket named by NOTIFY_SOCKET receives READY=1 once serving,
-RELOADING=1 (with MONOTONIC_USEC=) then READY=1 for each reload, applied or
-failed, WATCHDOG=1 when WATCHDOG_USEC is set, and STOPPING=1 on the way
-out. Children never see the server's NOTIFY_SOCKET, WATCHDOG_* or
+RELOADING=1 (with MONOTONIC_USEC=) when a reload begins then READY=1 once it
+applied or failed, WATCHDOG=1 when WATCHDOG_USEC is set, and STOPPING=1 as
+soon as shutdown or drain begins, while connections are still open. Children never see the server's NOTIFY_SOCKET, WATCHDOG_* or
 LISTEN_*."""
 import os
+import signal
 import socket
 import tempfile
 import time
@@ -54,13 +55,15 @@ class FakeManager:
 
 
 class NotifyTests(unittest.TestCase):
-    def start(self, manager, **env_extra):
+    def start(self, manager, shutdown_grace=None, **env_extra):
         self.tmp = tempfile.mkdtemp(prefix="sb-systemd-")
         self.sock = os.path.join(self.tmp, "control.sock")
         self.port = harness.free_port()
         env = dict(os.environ, NOTIFY_SOCKET=manager.name, **env_extra)
         self.config = base_config({"echo": builtin_service("echo", [f"tcp://127.0.0.1:{self.port}"])},
                                   control={"socket": self.sock})
+        if shutdown_grace:
+            self.config["shutdown_grace"] = shutdown_grace
         server = Server(self.config, env=env)
         self.addCleanup(server.stop)
         server.start()
@@ -71,7 +74,7 @@ class NotifyTests(unittest.TestCase):
         self.addCleanup(manager.close)
         server = self.start(manager)
         ready = manager.wait_for("READY")
-        self.assertEqual(ready, {"READY": "1", "STATUS": "serving 1 service on 1 listener"})
+        self.assertEqual(ready, {"READY": "1", "STATUS": "serving 1 service on 1 listener, 0 connections"})
 
         before = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
         code, reply = harness.ctl_json(self.sock, "reload")
@@ -80,7 +83,7 @@ class NotifyTests(unittest.TestCase):
         self.assertEqual(set(reloading), {"RELOADING", "MONOTONIC_USEC"})
         self.assertGreaterEqual(int(reloading["MONOTONIC_USEC"]), before)
         self.assertLessEqual(int(reloading["MONOTONIC_USEC"]), time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000)
-        self.assertEqual(manager.wait_for("READY"), {"READY": "1", "STATUS": "reloaded; serving 1 service on 1 listener"})
+        self.assertEqual(manager.wait_for("READY"), {"READY": "1", "STATUS": "reloaded; serving 1 service on 1 listener, 0 connections"})
 
         server.write_config({"services": {"echo": {"builtin": "echo"}}})
         code, reply = harness.ctl_json(self.sock, "reload")
@@ -90,7 +93,46 @@ class NotifyTests(unittest.TestCase):
         self.assertTrue(failed["STATUS"].startswith("reload failed, the previous configuration runs on: "), failed)
 
         self.assertEqual(server.stop(), 0)
-        self.assertEqual(manager.wait_for("STOPPING"), {"STOPPING": "1", "STATUS": "stopping"})
+        self.assertEqual(manager.wait_for("STOPPING"), {"STOPPING": "1", "STATUS": "stopping; 0 connections open"})
+
+    def serving_one_connection(self, **start):
+        """A started server with its manager, and one echo connection open."""
+        manager = FakeManager()
+        self.addCleanup(manager.close)
+        server = self.start(manager, **start)
+        manager.wait_for("READY")
+        held = harness.connect(("127.0.0.1", self.port))
+        self.addCleanup(held.close)
+        held.sendall(b"x")
+        self.assertEqual(harness.recv_exactly(held, 1), b"x")
+        return manager, server, held
+
+    def test_status_counts_connections_and_stopping_comes_when_the_drain_begins(self):
+        # A grace far longer than the wait below: STOPPING must not wait for it.
+        manager, server, held = self.serving_one_connection(shutdown_grace="120s")
+        with held:
+            code, reply = harness.ctl_json(self.sock, "reload")
+            self.assertEqual(code, 0, reply)
+            manager.wait_for("RELOADING")
+            self.assertEqual(manager.wait_for("READY")["STATUS"],
+                             "reloaded; serving 1 service on 1 listener, 1 connection")
+            server.send_signal(signal.SIGTERM)
+            # Sent when the shutdown begins, while the connection is still open
+            # (before this fix it came only once the drain was over).
+            self.assertEqual(manager.wait_for("STOPPING", timeout=20),
+                             {"STOPPING": "1", "STATUS": "stopping; 1 connection open"})
+            self.assertIsNone(server.proc.poll())
+        self.assertEqual(server.wait_exit(), 0)
+
+    def test_ctl_drain_sends_stopping_at_once(self):
+        manager, server, held = self.serving_one_connection()
+        with held:
+            code, reply = harness.ctl_json(self.sock, "drain")
+            self.assertEqual(code, 0, reply)
+            self.assertEqual(manager.wait_for("STOPPING", timeout=20),
+                             {"STOPPING": "1", "STATUS": "stopping; 1 connection open"})
+            self.assertIsNone(server.proc.poll())
+        self.assertEqual(server.wait_exit(), 0)
 
     def test_abstract_socket_and_watchdog(self):
         manager = FakeManager(abstract=True)

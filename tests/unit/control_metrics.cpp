@@ -132,7 +132,45 @@ TEST_CASE("the exposition of a known state, line by line") {
         "switchboard_children_exits_total{service=\"echo\",result=\"failed\"} 0\n"
         "switchboard_children_exits_total{service=\"git\",result=\"ok\"} 6\n"
         "switchboard_children_exits_total{service=\"git\",result=\"failed\"} 2\n";
-    CHECK(text == expected);
+    // The histograms follow (next test case).
+    CHECK(text.substr(0, std::string(expected).size()) == expected);
+    CHECK(text.find("# TYPE switchboard_connection_duration_seconds histogram\n") == std::string(expected).size() +
+              std::string("# HELP switchboard_connection_duration_seconds Stream connections by how long they "
+                          "lasted, accept to close.\n").size());
+}
+
+TEST_CASE("histograms: cumulative buckets at the documented bounds, +Inf, sum and count") {
+    auto v = echo();
+    for (double seconds : {0.00390625, 0.0048828125, 0.25, 7.0, 4000.0}) v.counters.durations.observe(seconds);
+    v.counters.spawn_latency.observe(0.0007);
+    v.counters.spawn_latency.observe(2.0);
+    std::string text = control::render_metrics(status(), {v});
+    const char* durations =
+        "# TYPE switchboard_connection_duration_seconds histogram\n"
+        "switchboard_connection_duration_seconds_bucket{service=\"echo\",le=\"0.005\"} 2\n"
+        "switchboard_connection_duration_seconds_bucket{service=\"echo\",le=\"0.01\"} 2\n"
+        "switchboard_connection_duration_seconds_bucket{service=\"echo\",le=\"0.05\"} 2\n"
+        "switchboard_connection_duration_seconds_bucket{service=\"echo\",le=\"0.1\"} 2\n"
+        "switchboard_connection_duration_seconds_bucket{service=\"echo\",le=\"0.5\"} 3\n"
+        "switchboard_connection_duration_seconds_bucket{service=\"echo\",le=\"1\"} 3\n"
+        "switchboard_connection_duration_seconds_bucket{service=\"echo\",le=\"5\"} 3\n"
+        "switchboard_connection_duration_seconds_bucket{service=\"echo\",le=\"10\"} 4\n"
+        "switchboard_connection_duration_seconds_bucket{service=\"echo\",le=\"30\"} 4\n"
+        "switchboard_connection_duration_seconds_bucket{service=\"echo\",le=\"60\"} 4\n"
+        "switchboard_connection_duration_seconds_bucket{service=\"echo\",le=\"300\"} 4\n"
+        "switchboard_connection_duration_seconds_bucket{service=\"echo\",le=\"1800\"} 4\n"
+        "switchboard_connection_duration_seconds_bucket{service=\"echo\",le=\"+Inf\"} 5\n"
+        "switchboard_connection_duration_seconds_sum{service=\"echo\"} 4007.2587890625\n"
+        "switchboard_connection_duration_seconds_count{service=\"echo\"} 5\n";
+    CHECK(text.find(durations) != std::string::npos);
+    const char* spawn =
+        "# TYPE switchboard_spawn_latency_seconds histogram\n"
+        "switchboard_spawn_latency_seconds_bucket{service=\"echo\",le=\"0.0005\"} 0\n"
+        "switchboard_spawn_latency_seconds_bucket{service=\"echo\",le=\"0.001\"} 1\n";
+    CHECK(text.find(spawn) != std::string::npos);
+    CHECK(text.find("switchboard_spawn_latency_seconds_bucket{service=\"echo\",le=\"1\"} 1\n") != std::string::npos);
+    CHECK(text.find("switchboard_spawn_latency_seconds_bucket{service=\"echo\",le=\"+Inf\"} 2\n") != std::string::npos);
+    CHECK(text.find("switchboard_spawn_latency_seconds_count{service=\"echo\"} 2\n") != std::string::npos);
 }
 
 TEST_CASE("label values are escaped") {

@@ -33,14 +33,23 @@ std::string config_text(int grace, const std::string& services = "{}") {
            R"(s", "services": )" + services + "}";
 }
 
-// Counts what the server tells its observers.
+// Counts what the server tells its observers, and keeps their order.
 struct Recorder final : server::ServerObserver {
     int applied = 0;
     int failed = 0;
-    void on_applied(const config::Config&, const server::ApplyReport&) override { ++applied; }
-    void on_reload_failed(const server::ApplyReport&) override { ++failed; }
+    std::vector<std::string> events;
+    void on_applied(const config::Config&, const server::ApplyReport&) override {
+        ++applied;
+        events.emplace_back("applied");
+    }
+    void on_reload_failed(const server::ApplyReport&) override {
+        ++failed;
+        events.emplace_back("failed");
+    }
     void on_dump_requested() override {}
-    void on_closing() override {}
+    void on_reload_started(std::string_view trigger) override { events.push_back("started " + std::string(trigger)); }
+    void on_stopping() override { events.emplace_back("stopping"); }
+    void on_closing() override { events.emplace_back("closing"); }
 };
 
 template <typename F>
@@ -108,6 +117,42 @@ TEST_CASE("reload returns at once and answers once the load has been applied") {
     CHECK(out.report->load_milliseconds > 0);
     CHECK(out.report->milliseconds == doctest::Approx(out.report->load_milliseconds + out.report->apply_milliseconds));
     f.finish();
+}
+
+TEST_CASE("observers hear that a reload begins before its files are read, and how each load ended") {
+    Fixture f;
+    Outcome first, second;
+    f.server.reload("SIGHUP", record(first, f.server));
+    // Told from inside reload(), before the threadpool could read anything.
+    CHECK(f.recorder.events == std::vector<std::string>{"started SIGHUP"});
+    f.server.reload("ctl", record(second, f.server));  // joins the next load: not begun yet
+    CHECK(f.recorder.events.size() == 1);
+    REQUIRE(run_until(f.loop, [&] { return second.report.has_value(); }));
+    CHECK(f.recorder.events == std::vector<std::string>{"started SIGHUP", "applied", "started ctl", "applied"});
+    write_file(f.main, "{ not json");
+    Outcome failed;
+    f.server.reload("watch", record(failed, f.server));
+    REQUIRE(run_until(f.loop, [&] { return failed.report.has_value(); }));
+    CHECK(f.recorder.events.at(4) == "started watch");
+    CHECK(f.recorder.events.at(5) == "failed");
+    f.finish();
+}
+
+TEST_CASE("observers hear that stopping begins once, when shutdown or drain is first asked for") {
+    for (bool use_drain : {false, true}) {
+        CAPTURE(use_drain);
+        Fixture f;
+        if (use_drain) {
+            f.server.drain();
+            f.server.drain();
+        } else {
+            f.server.shutdown(false);
+        }
+        f.server.shutdown(true);
+        f.loop.run();
+        CHECK(f.loop.close() == 0);
+        CHECK(f.recorder.events == std::vector<std::string>{"stopping", "closing"});
+    }
 }
 
 TEST_CASE("requests made while a load runs share one more load, which sees what they asked for") {

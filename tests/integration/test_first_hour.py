@@ -66,7 +66,7 @@ class CheckTests(unittest.TestCase):
         self.assertEqual(lines[2].split(), ["echo", "builtin", "echo", "-", "4", "20/s", "tcp://127.0.0.1:7007",
                                             "udp://127.0.0.1:7007"])
         # exec services get the documented finite default.
-        self.assertEqual(lines[3].split(), ["sh", "exec", "/bin/cat", "256", "-", "-", "256",
+        self.assertEqual(lines[3].split(), ["sh", "exec", "/bin/cat", "256", "40", "-", "256",
                                             "tcp://127.0.0.1:7008"])
         self.assertIn("limits: max_connections -, max_children 1024", r.stdout)
         self.assertIn("metrics: http://127.0.0.1:9120/metrics", r.stdout)

@@ -1,4 +1,5 @@
 // The HTTP responder of GET /metrics (see http_metrics.hpp).
+#include "switchboard/fd.hpp"
 #include "control/http_metrics.hpp"
 
 #include <fcntl.h>
@@ -139,11 +140,11 @@ std::optional<std::string> http_metrics_response(std::string_view received, std:
 // Frees itself when its poll and timer have both closed.
 class HttpExchange {
 public:
-    HttpExchange(HttpMetricsServer& owner, int fd, std::function<void()> on_closed)
-        : owner_(owner), fd_(fd), on_closed_(std::move(on_closed)) {}
+    HttpExchange(HttpMetricsServer& owner, Fd fd, std::function<void()> on_closed)
+        : owner_(owner), fd_(std::move(fd)), on_closed_(std::move(on_closed)) {}
 
     [[nodiscard]] bool open() {
-        if (poll_.init(owner_.loop_, fd_) != 0) return false;
+        if (poll_.init(owner_.loop_, fd_.get()) != 0) return false;
         pending_closes_ = 1;
         if (timer_.init(owner_.loop_) != 0) return false;
         pending_closes_ = 2;
@@ -170,7 +171,7 @@ private:
     enum class State : std::uint8_t { reading, writing, lingering };
 
     void finish() {
-        ::close(fd_);
+        fd_.reset();
         auto on_closed = std::move(on_closed_);
         delete this;
         if (on_closed) on_closed();
@@ -186,7 +187,7 @@ private:
     void read_some() {
         char buf[k_read_chunk];
         for (int i = 0; i < k_reads_per_wakeup; ++i) {
-            ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+            ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
             if (n < 0 && errno == EINTR) continue;
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
             if (n <= 0) {
@@ -217,7 +218,7 @@ private:
 
     void flush() {
         while (sent_ < out_.size()) {
-            ssize_t n = ::send(fd_, out_.data() + sent_, out_.size() - sent_, MSG_NOSIGNAL);
+            ssize_t n = ::send(fd_.get(), out_.data() + sent_, out_.size() - sent_, MSG_NOSIGNAL);
             if (n < 0 && errno == EINTR) continue;
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
                 if (poll_.watch(UV_WRITABLE) != 0) close();
@@ -229,7 +230,7 @@ private:
         // All sent: say so, and read on until the client closes, so
         // closing with unread input cannot reset the connection under the
         // response.
-        (void)::shutdown(fd_, SHUT_WR);
+        (void)::shutdown(fd_.get(), SHUT_WR);
         state_ = State::lingering;
         timer_.start(std::chrono::milliseconds(owner_.limits_.linger_ms));
         if (poll_.watch(UV_READABLE) != 0) close();
@@ -244,7 +245,7 @@ private:
     }
 
     HttpMetricsServer& owner_;
-    int fd_;
+    Fd fd_;
     std::function<void()> on_closed_;
     uv::Poll poll_;
     uv::Timer timer_;
@@ -263,10 +264,11 @@ HttpMetricsServer::HttpMetricsServer(uv_loop_t* loop, MetricsRender render, Http
 HttpMetricsServer::~HttpMetricsServer() { close_all(); }
 
 void HttpMetricsServer::adopt(int fd, std::function<void()> on_closed) {
+    Fd owned(fd);
     int flags = ::fcntl(fd, F_GETFL);
     if (flags >= 0) (void)::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
     if (open_.size() < limits_.max_connections) {
-        auto* exchange = new HttpExchange(*this, fd, std::move(on_closed));
+        auto* exchange = new HttpExchange(*this, std::move(owned), std::move(on_closed));
         open_.insert(exchange);
         if (exchange->open()) return;
         exchange->close();
@@ -275,7 +277,7 @@ void HttpMetricsServer::adopt(int fd, std::function<void()> on_closed) {
     ++refused_;
     std::string busy = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     (void)!::send(fd, busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    ::close(fd);
+    owned.reset();
     if (on_closed) on_closed();
 }
 

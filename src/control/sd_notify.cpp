@@ -64,13 +64,11 @@ SdNotifier::SdNotifier(const char* const* env) {
         ++length;
     }
     address_length_ = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + length);
-    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd_ < 0) problem_ = std::string("cannot create the notify socket: ") + std::strerror(errno);
+    fd_.reset(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!fd_) problem_ = std::string("cannot create the notify socket: ") + std::strerror(errno);
 }
 
-SdNotifier::~SdNotifier() {
-    if (fd_ >= 0) ::close(fd_);
-}
+SdNotifier::~SdNotifier() = default;
 
 std::uint64_t SdNotifier::monotonic_usec() {
     timespec ts{};
@@ -79,9 +77,9 @@ std::uint64_t SdNotifier::monotonic_usec() {
 }
 
 int SdNotifier::send(std::string_view message) {
-    if (fd_ < 0) return 0;
+    if (!fd_) return 0;
     for (;;) {
-        ssize_t n = ::sendto(fd_, message.data(), message.size(), MSG_NOSIGNAL | MSG_DONTWAIT,
+        ssize_t n = ::sendto(fd_.get(), message.data(), message.size(), MSG_NOSIGNAL | MSG_DONTWAIT,
                              reinterpret_cast<const sockaddr*>(&address_), address_length_);
         if (n >= 0) return 0;
         if (errno != EINTR) return errno;

@@ -9,6 +9,7 @@
 // Any thread; not thread-safe.
 #pragma once
 
+#include "switchboard/fd.hpp"
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -28,7 +29,7 @@ public:
     ~SdNotifier();
 
     // NOTIFY_SOCKET was set to a usable address and the socket exists.
-    [[nodiscard]] bool enabled() const { return fd_ >= 0; }
+    [[nodiscard]] bool enabled() const { return fd_.valid(); }
     // Why NOTIFY_SOCKET is not used although it was set (empty otherwise).
     [[nodiscard]] const std::string& problem() const { return problem_; }
     // How often to send WATCHDOG=1: half of WATCHDOG_USEC, when that is set
@@ -56,7 +57,7 @@ public:
 private:
     int send_with_status(std::string message, std::string_view status);
 
-    int fd_ = -1;
+    Fd fd_;
     sockaddr_un address_{};
     socklen_t address_length_ = 0;
     std::string problem_;

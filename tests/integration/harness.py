@@ -36,6 +36,21 @@ def free_port(host="127.0.0.1", udp_too=True):
     raise RuntimeError("no free port")
 
 
+def sanitized():
+    """True in the AddressSanitizer run of `make test` (it sets ASAN_OPTIONS):
+    memory figures there include the sanitizer's shadow and allocator."""
+    return "ASAN_OPTIONS" in os.environ
+
+
+def without_asan_quarantine():
+    """An environment for the server in which freed memory is returned at
+    once under AddressSanitizer (its quarantine would look like growth)."""
+    env = dict(os.environ)
+    if sanitized():
+        env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS", ""), "quarantine_size_mb=0"]))
+    return env
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:

@@ -45,6 +45,20 @@ bool run_until(uv::Loop& loop, F&& done, int ms = 3000) {
     return done();
 }
 
+// A server running `config` (read from `main`) with a watcher following it.
+// Shut the server down and run the loop before it goes.
+struct Watched {
+    server::Server server;
+    server::ConfigWatcher watcher{server};
+
+    Watched(uv::Loop& loop, const std::string& main, const config::Config& config) : server(loop.get()) {
+        REQUIRE(server.start(main) == 0);
+        REQUIRE(server.apply(config).ok());
+        server.add_observer(&watcher);
+        REQUIRE(watcher.start(server.config()) == 0);
+    }
+};
+
 }  // namespace
 
 TEST_CASE("which names in a watched directory can change the configuration") {
@@ -83,12 +97,9 @@ TEST_CASE("an include directory created after the load is watched once it appear
 
     uv::Loop loop;
     {
-        server::Server server(loop.get());
-        REQUIRE(server.start(main) == 0);
-        REQUIRE(server.apply(*loaded.config).ok());
-        server::ConfigWatcher watcher(server);
-        server.add_observer(&watcher);
-        REQUIRE(watcher.start(server.config()) == 0);
+        Watched w(loop, main, *loaded.config);
+        server::Server& server = w.server;
+        server::ConfigWatcher& watcher = w.watcher;
 
         REQUIRE(::mkdir((dir.path + "/services.d").c_str(), 0755) == 0);
         CHECK(run_until(loop, [&] { return server.generation() == 2; }));
@@ -116,12 +127,9 @@ TEST_CASE("a rename-replace, a new included file and a burst each make one reloa
 
     uv::Loop loop;
     {
-        server::Server server(loop.get());
-        REQUIRE(server.start(main) == 0);
-        REQUIRE(server.apply(*loaded.config).ok());
-        server::ConfigWatcher watcher(server);
-        server.add_observer(&watcher);
-        REQUIRE(watcher.start(server.config()) == 0);
+        Watched w(loop, main, *loaded.config);
+        server::Server& server = w.server;
+        server::ConfigWatcher& watcher = w.watcher;
         CHECK(watcher.watched() == 2);  // the main file's directory and services.d
 
         replace_file(main, config_text(1));

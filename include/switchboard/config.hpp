@@ -121,8 +121,11 @@ using Log = log::Settings;
 struct Control {
     std::string socket = "/run/switchboard/control.sock";  // empty: no control socket
     mode_t mode = 0600;
-    std::optional<gid_t> group;
+    std::optional<gid_t> group;        // may connect: read-only commands
+    std::optional<gid_t> admin_group;  // may connect and change state (with root and the server's uid)
     std::optional<net::Endpoint> tcp;  // loopback only
+    std::string token_file;            // empty: state changes over TCP are refused
+    std::string token;                 // token_file's secret, read at load; never logged
 
     friend bool operator==(const Control&, const Control&) = default;
 };

@@ -27,7 +27,8 @@ std::string nlohmann_reason(const char* what) {
 
 }  // namespace
 
-std::optional<std::string> read_file(const std::string& path, std::size_t max_bytes, std::string& error) {
+std::optional<std::string> read_file(const std::string& path, std::size_t max_bytes, std::string& error,
+                                     struct stat* info) {
     // O_NONBLOCK: a FIFO or device named by mistake must not hang the load.
     Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
     if (fd.get() < 0) {
@@ -47,6 +48,7 @@ std::optional<std::string> read_file(const std::string& path, std::size_t max_by
         error = "it is not a regular file";
         return std::nullopt;
     }
+    if (info != nullptr) *info = st;
     std::string out;
     char buf[16384];
     for (;;) {

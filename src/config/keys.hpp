@@ -20,7 +20,8 @@ inline constexpr std::array top = {
 // An included file holds services only.
 inline constexpr std::array included = {Keys{"$schema"}, Keys{"services"}};
 
-inline constexpr std::array control = {Keys{"socket"}, Keys{"mode"}, Keys{"group"}, Keys{"tcp"}};
+inline constexpr std::array control = {Keys{"socket"}, Keys{"mode"},       Keys{"group"},
+                                       Keys{"tcp"},    Keys{"admin_group"}, Keys{"token_file"}};
 inline constexpr std::array metrics = {Keys{"listen"}};
 inline constexpr std::array log = {Keys{"format"}, Keys{"level"}, Keys{"file"}};
 inline constexpr std::array limits = {Keys{"max_connections"}, Keys{"max_children"}};

@@ -5,6 +5,8 @@
 // loader decides validity by the error count alone.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <memory>
 #include <optional>
 #include <set>
@@ -78,8 +80,9 @@ void check_conflicts(const std::vector<ListenSite>& sites);
 
 // Whole files, refusing anything but regular files of at most max_bytes
 // (document.cpp). On failure returns nullopt and sets `error` ("No such file
-// or directory").
-std::optional<std::string> read_file(const std::string& path, std::size_t max_bytes, std::string& error);
+// or directory"). `info`, if given, receives the file's fstat().
+std::optional<std::string> read_file(const std::string& path, std::size_t max_bytes, std::string& error,
+                                     struct stat* info = nullptr);
 
 // Parses one file's text; malformed JSON and duplicate keys become errors.
 // Returns nullptr only when the text is not JSON at all.

@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "config/control_token.hpp"
 #include "config/keys.hpp"
 #include "config/sections.hpp"
 #include "net/quote.hpp"
@@ -45,6 +46,21 @@ void read_control(const Node& node, Control& into, LoadContext& context) {
         if (auto m = mode->octal(0777, "mode", "0600")) into.mode = *m;
     }
     if (auto group = object.get("group")) into.group = read_gid(*group, context);
+    if (auto group = object.get("admin_group")) into.admin_group = read_gid(*group, context);
+    if (auto file = object.get("token_file")) {
+        if (auto path = file->path_from_document()) {
+            into.token_file = *path;
+            // Offline there is no file to vet; a server never loads offline.
+            std::string why;
+            if (!context.options.offline) {
+                if (auto token = read_control_token(*path, why)) {
+                    into.token = std::move(*token);
+                } else {
+                    file->error(why);
+                }
+            }
+        }
+    }
     if (auto tcp = object.get("tcp")) {
         auto text = tcp->string();
         if (!text) return;

@@ -17,18 +17,16 @@ std::optional<PeerCredentials> peer_credentials(int fd, bool with_groups) {
     out.pid = cred.pid;
     if (with_groups) {
         // SO_PEERGROUPS says how much room it needs when given too little.
-        out.groups.resize(32);
+        std::vector<gid_t> groups(32);
         for (int attempt = 0; attempt < 2; ++attempt) {
-            auto size = static_cast<socklen_t>(out.groups.size() * sizeof(gid_t));
-            if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, out.groups.data(), &size) == 0) {
-                out.groups.resize(size / sizeof(gid_t));
+            auto size = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+            if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &size) == 0) {
+                groups.resize(size / sizeof(gid_t));
+                out.groups = std::move(groups);  // only a full answer: never zero-filled room
                 break;
             }
-            if (errno != ERANGE) {
-                out.groups.clear();
-                break;
-            }
-            out.groups.resize(size / sizeof(gid_t) + 1);
+            if (errno != ERANGE) break;
+            groups.resize(size / sizeof(gid_t) + 1);
         }
     }
     return out;

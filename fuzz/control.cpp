@@ -19,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     rendered.pop_back();
     sb::control::ParsedRequest again = sb::control::parse_request(rendered);
     if (!again.request || again.request->command != parsed.request->command ||
-        again.request->service != parsed.request->service) {
+        again.request->service != parsed.request->service || again.request->token != parsed.request->token) {
         __builtin_trap();
     }
     (void)sb::control::reply_error(parsed.request->service);

@@ -15,6 +15,7 @@
 
 #include "switchboard/fd.hpp"
 #include "cli/cli.hpp"
+#include "config/control_token.hpp"
 #include "control/protocol.hpp"
 #include "control/table.hpp"
 #include "switchboard/config/load.hpp"
@@ -50,11 +51,11 @@ int usage_error(const std::string& message) {
     return 2;
 }
 
-// The socket `config_path` configures: its UNIX socket, else its TCP
-// address. `quiet`: say nothing, for the implicit default configuration.
-std::optional<std::string> socket_from_config(const std::string& config_path, bool quiet) {
+// The control section of `config_path`. `quiet`: say nothing, for the
+// implicit default configuration.
+std::optional<config::Control> control_from_config(const std::string& config_path, bool quiet) {
     config::LoadOptions options;
-    options.offline = true;  // the socket is all we want: ask NSS nothing
+    options.offline = true;  // the control section is all we want: ask NSS nothing, read no token yet
     auto loaded = config::load_file(config_path, options);
     if (!loaded.config) {
         if (quiet) return std::nullopt;
@@ -62,7 +63,11 @@ std::optional<std::string> socket_from_config(const std::string& config_path, bo
         std::fprintf(stderr, "switchboard ctl: cannot read the control socket from %s\n", config_path.c_str());
         return std::nullopt;
     }
-    const auto& control = loaded.config->control;
+    return loaded.config->control;
+}
+
+// The socket `control` configures: its UNIX socket, else its TCP address.
+std::optional<std::string> socket_of(const config::Control& control, const std::string& config_path, bool quiet) {
     if (!control.socket.empty()) return control.socket;
     if (control.tcp) return control.tcp->to_string();
     if (!quiet) std::fprintf(stderr, "switchboard ctl: %s configures no control socket\n", config_path.c_str());
@@ -197,16 +202,35 @@ int ctl(int argc, char** argv) {
     // Where the socket is: -s, else -c's control socket, else the default
     // configuration's (when that file exists and loads), else the default.
     std::string source = "-s";
+    std::optional<config::Control> section;
     if (config_path) {
-        socket = socket_from_config(*config_path, false);
+        section = control_from_config(*config_path, false);
+        if (section) socket = socket_of(*section, *config_path, false);
         if (!socket) return 2;
         source = *config_path;
-    } else if (!socket) {
+    } else if (!socket || (socket->starts_with("tcp://") && control::changes_state(request.command))) {
+        // The default configuration names the socket, or the token for -s's TCP address.
         std::string fallback = default_config();
-        if (::access(fallback.c_str(), F_OK) == 0) socket = socket_from_config(fallback, true);
-        source = socket ? fallback : "the default";
+        if (::access(fallback.c_str(), F_OK) == 0) section = control_from_config(fallback, true);
+        if (!socket) {
+            if (section) socket = socket_of(*section, fallback, true);
+            source = socket ? fallback : "the default";
+        }
     }
     std::string target = socket.value_or(config::Control().socket);
+    // Over TCP a state change needs the token of control.token_file; it is
+    // sent only to the TCP address the same configuration names, never to
+    // another port someone else may be listening on.
+    if (target.starts_with("tcp://") && control::changes_state(request.command) && section &&
+        !section->token_file.empty() && section->tcp && section->tcp->to_string() == target) {
+        std::string error;
+        auto token = config::read_control_token(section->token_file, error);
+        if (!token) {
+            std::fprintf(stderr, "switchboard ctl: %s\n", error.c_str());
+            return 2;
+        }
+        request.token = std::move(*token);
+    }
 
     std::string error;
     Fd fd = connect_to(target, error);
@@ -215,12 +239,12 @@ int ctl(int argc, char** argv) {
                      target.c_str(), source.c_str(), error.c_str());
         return 1;
     }
-    std::optional<std::string> reply;
-    if (!send_all(fd.get(), control::render_request(request))) {
-        error = std::strerror(errno);
-    } else {
-        reply = read_line(fd.get(), error);
-    }
+    // A server that turns the connection away says why and hangs up, maybe
+    // before the request is out: its reason is still there to read.
+    bool sent = send_all(fd.get(), control::render_request(request));
+    int send_error = errno;
+    std::optional<std::string> reply = read_line(fd.get(), error);
+    if (!sent && !reply) error = std::strerror(send_error);
     fd.reset();
     if (!reply) {
         std::fprintf(stderr, "switchboard ctl: %s: %s\n", target.c_str(), error.c_str());

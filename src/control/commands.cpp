@@ -7,14 +7,14 @@
 
 namespace sb::control {
 
-std::optional<Reply> execute(const Request& request, server::ServerControl& server, const ReloadHistory& reloads,
+std::optional<Reply> execute(const Request& request, server::ServerControl& server, const ControlHistory& history,
                              AnswerLater later) {
     switch (request.command) {
-        case Command::status: return Reply{reply_status(snapshot_status(server, reloads)), {}};
+        case Command::status: return Reply{reply_status(snapshot_status(server, history)), {}};
         case Command::services: return Reply{reply_services(snapshot_services(server)), {}};
         case Command::connections: return Reply{reply_connections(snapshot_connections(server)), {}};
         case Command::metrics:
-            return Reply{reply_metrics(render_metrics(snapshot_status(server, reloads), snapshot_services(server))),
+            return Reply{reply_metrics(render_metrics(snapshot_status(server, history), snapshot_services(server))),
                          {}};
         case Command::reload: {
             if (server.stopping()) {

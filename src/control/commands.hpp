@@ -21,6 +21,8 @@ struct Reply {
     // Runs once the reply has been handed to the socket: drain may close
     // every handle, the control connections' included, at once.
     std::function<void()> then;
+    // Hang up once the reply is out, reading nothing more.
+    bool close = false;
 };
 
 // Delivers a reply that could not be given at once. It runs on the loop
@@ -30,7 +32,7 @@ using AnswerLater = std::function<void(Reply reply)>;
 // Carries out `request`. Returns the reply, or nothing when the reply comes
 // later through `later`: a reload answers once its configuration has been
 // read and applied, or has failed.
-std::optional<Reply> execute(const Request& request, server::ServerControl& server, const ReloadHistory& reloads,
+std::optional<Reply> execute(const Request& request, server::ServerControl& server, const ControlHistory& history,
                              AnswerLater later);
 
 }  // namespace sb::control

@@ -7,7 +7,6 @@
 #include <cerrno>
 
 #include "control/protocol.hpp"
-#include "net/peer_credentials.hpp"
 
 namespace sb::control {
 namespace {
@@ -19,20 +18,6 @@ constexpr std::size_t k_read_chunk = 16 * 1024;
 constexpr std::size_t k_max_discard = 1024 * 1024;
 
 }  // namespace
-
-ControlPeer ControlPeer::of(int fd) {
-    ControlPeer peer;
-    net::SockAddr addr;
-    addr.length = sizeof addr.storage;
-    if (::getpeername(fd, addr.get(), &addr.length) == 0) peer.address = addr.to_string();
-    if (addr.family() == AF_UNIX) {
-        if (auto cred = net::peer_credentials(fd)) {
-            peer.uid = cred->uid;
-            peer.pid = cred->pid;
-        }
-    }
-    return peer;
-}
 
 ControlConnection* ControlConnection::open(uv_loop_t* loop, Fd fd, ControlConnectionOwner& owner, ControlPeer peer) {
     auto* c = new ControlConnection(loop, std::move(fd), owner, std::move(peer));
@@ -73,6 +58,20 @@ void ControlConnection::close(std::string owed_reply) {
     });
 }
 
+void ControlConnection::hang_up(std::string last_words) {
+    if (closed_) return;
+    if (!output_pending()) {
+        out_ = std::move(last_words);
+        sent_ = 0;
+    }
+    close();
+}
+
+std::optional<std::uint64_t> ControlConnection::busy_since() const {
+    if (owes_reply_) return std::nullopt;
+    return busy_since_;
+}
+
 void ControlConnection::on_event(int status, int events) {
     if (closed_) return;
     if (status < 0) {
@@ -99,6 +98,7 @@ void ControlConnection::read_some() {
         if (n > 0) {
             in_.append(buf, static_cast<std::size_t>(n));
             last_activity_ = uv_now(loop_);
+            if (!busy_since_) busy_since_ = last_activity_;
             if (in_.size() > k_max_request) break;  // process() decides whether it is too long
             continue;
         }
@@ -144,6 +144,16 @@ void ControlConnection::process() {
         answer(line);
     }
     if (closed_) return;
+    if (replied_ && !owes_reply_ && !output_pending() && !close_after_) {
+        // A reply is out: the next request's clock starts with what is
+        // already here of it, or else with its first byte.
+        replied_ = false;
+        if (in_.empty()) {
+            busy_since_.reset();
+        } else if (busy_since_) {
+            busy_since_ = uv_now(loop_);
+        }
+    }
     if (owes_reply_) {
         // One request at a time: read nothing (not even EOF, which would
         // close us) until the reply owed is out.
@@ -178,6 +188,7 @@ void ControlConnection::respond(Reply reply) {
     if (closed_ || !owes_reply_) return;
     owes_reply_ = false;
     last_activity_ = uv_now(loop_);
+    busy_since_ = last_activity_;  // the reply's writing has its own deadline
     send_reply(std::move(reply));
     // Go on with what the client sent meanwhile, or wait for the reply to drain.
     process();
@@ -186,6 +197,8 @@ void ControlConnection::respond(Reply reply) {
 void ControlConnection::send_reply(Reply reply) {
     out_ = std::move(reply.text);
     sent_ = 0;
+    if (reply.close) close_after_ = true;
+    replied_ = true;
     (void)flush();
     // After the reply is on its way (or the client is gone): drain may
     // close every control connection, this one included.

@@ -8,9 +8,9 @@
 // fd. One request at a time: while a reply is being written nothing more
 // is read, so a client costs at most one request line (k_max_request) of
 // input plus one reply. A line longer than that gets an error reply and
-// the connection is closed. A request the owner cannot answer at once (a
-// reload) is answered later through respond(); until then nothing more is
-// read. Loop thread only.
+// the connection is closed, as is one whose reply says so (Reply::close).
+// A request the owner cannot answer at once (a reload) is answered later
+// through respond(); until then nothing more is read. Loop thread only.
 #pragma once
 
 #include <sys/types.h>
@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "switchboard/fd.hpp"
+#include "control/access.hpp"
 #include "control/commands.hpp"
 #include "uv/poll.hpp"
 
@@ -40,16 +41,6 @@ protected:
     ~ControlConnectionOwner() = default;
 };
 
-// Who is on the other end: the uid and pid from SO_PEERCRED on a UNIX
-// socket, the address on TCP.
-struct ControlPeer {
-    std::string address;  // "unix" or "127.0.0.1:40000"
-    std::optional<uid_t> uid;
-    pid_t pid = 0;
-
-    static ControlPeer of(int fd);
-};
-
 class ControlConnection {
 public:
     // Takes ownership of `fd` (non-blocking). Returns nullptr, the fd
@@ -62,6 +53,9 @@ public:
     // Writes what it can of a pending reply without waiting, then closes.
     // A reply still owed (see respond) is replaced by `owed_reply`, if given.
     void close(std::string owed_reply = {});
+    // Closes with `last_words` as a parting line, unless a reply is still
+    // being written (then that is finished as far as it goes without waiting).
+    void hang_up(std::string last_words);
 
     // The reply owed since on_request() returned nothing; reading resumes
     // after it. Ignored once closed.
@@ -69,6 +63,11 @@ public:
 
     [[nodiscard]] const ControlPeer& peer() const { return peer_; }
     [[nodiscard]] std::uint64_t last_activity() const { return last_activity_; }
+    // Since when (uv_now) the request in progress has been coming in or its
+    // reply going out: from the first byte of a request until its reply is
+    // written. Nothing while the connection is idle, or while it waits for
+    // a reload, which may take as long as reading the configuration does.
+    [[nodiscard]] std::optional<std::uint64_t> busy_since() const;
     [[nodiscard]] bool owes_reply() const { return owes_reply_; }
     // Expires when the connection closes: whoever holds a pointer to it for
     // a later respond() checks this first, as the memory goes soon after.
@@ -95,11 +94,13 @@ private:
     std::string out_;
     std::size_t sent_ = 0;
     std::uint64_t last_activity_;
+    std::optional<std::uint64_t> busy_since_;
     static constexpr std::size_t k_not_discarding = static_cast<std::size_t>(-1);
     std::size_t discarded_ = k_not_discarding;  // input swallowed after an oversized request
     bool eof_ = false;          // the client will send nothing more
     bool close_after_ = false;  // close once the reply is out (oversized request)
     bool owes_reply_ = false;   // on_request() deferred its reply
+    bool replied_ = false;      // a reply was handed over since busy_since_ was last updated
     bool closed_ = false;
     std::shared_ptr<const void> lifetime_ = std::make_shared<char>(0);
     uv::Poll poll_;

@@ -79,6 +79,7 @@ std::string ControlServer::start(const config::Control& control) {
         }
     }
     bound_ = control;
+    access_ = AccessPolicy::from(control, ::geteuid());
     if (unix_ != nullptr || tcp_ != nullptr) {
         log::info("control-listening", {{"socket", control.socket.empty() ? std::string("-") : control.socket},
                                         {"tcp", control.tcp ? control.tcp->to_string() : std::string("-")}});
@@ -143,17 +144,42 @@ void ControlServer::accept_from(Acceptor& acceptor) {
             (void)acceptor.poll.watch(0);
             return;
         }
-        if (connections_.size() >= k_max_connections) {
-            std::string reply = reply_error("too many control connections; try again");
+        ControlPeer peer = ControlPeer::of(fd.get());
+        if (std::string why = no_room_for(peer); !why.empty()) {
+            std::string reply = reply_error(why + "; try again later");
             (void)!::send(fd.get(), reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
             fd.reset();
-            log::warning("control-busy", {{"connections", connections_.size()}});
+            // Counted always, logged once per second at most: a peer
+            // hammering the socket must not flood the log.
+            if (history_.refused.busy++ == busy_logged_) {
+                log::warning("control-busy", {{"peer", peer.address},
+                                              {"source", peer.source()},
+                                              {"connections", connections_.size()},
+                                              {"error", why}});
+            }
             continue;
         }
-        ControlPeer peer = ControlPeer::of(fd.get());
         ControlConnection* c = ControlConnection::open(server_.loop(), std::move(fd), *this, std::move(peer));
         if (c != nullptr) connections_.insert(c);
     }
+}
+
+std::string ControlServer::no_room_for(const ControlPeer& peer) const {
+    if (connections_.size() >= k_max_connections) return "too many control connections";
+    if (is_privileged(peer, access_)) return {};
+    if (connections_.size() >= k_max_connections - k_reserved) {
+        return "too many control connections (the last " + std::to_string(k_reserved) +
+               " are kept for root and the server's user)";
+    }
+    std::string source = peer.source();
+    std::size_t mine = 0;
+    for (const ControlConnection* c : connections_) {
+        if (c->peer().source() == source) ++mine;
+    }
+    if (mine >= k_max_per_peer) {
+        return "too many control connections from " + source + " (at most " + std::to_string(k_max_per_peer) + ")";
+    }
+    return {};
 }
 
 std::optional<Reply> ControlServer::on_request(ControlConnection& connection, std::string_view line) {
@@ -161,10 +187,26 @@ std::optional<Reply> ControlServer::on_request(ControlConnection& connection, st
     std::string uid = peer.uid ? std::to_string(*peer.uid) : std::string("-");
     auto parsed = parse_request(line);
     if (!parsed.request) {
-        log::warning("control-bad-request", {{"peer", peer.address}, {"uid", uid}, {"error", parsed.error}});
-        return Reply{reply_error(parsed.error), {}};
+        ++history_.refused.malformed;
+        log::warning("control-bad-request",
+                     {{"peer", peer.address}, {"uid", uid}, {"error", parsed.error}, {"closing", peer.tcp}});
+        // On TCP whoever sends a line that is not a request is not ctl: an
+        // HTTP client, say, whose next lines must not be read as requests.
+        Reply reply{reply_error(peer.tcp ? parsed.error + "; closing" : parsed.error), {}};
+        reply.close = peer.tcp;
+        return reply;
     }
     const Request& request = *parsed.request;
+    if (std::string denied = refusal(request, peer, access_); !denied.empty()) {
+        ++history_.refused.denied;
+        log::warning("control-denied", {{"command", command_name(request.command)},
+                                        {"service", request.service.empty() ? std::string("-") : request.service},
+                                        {"uid", uid},
+                                        {"pid", static_cast<long>(peer.pid)},
+                                        {"peer", peer.address},
+                                        {"error", denied}});
+        return Reply{reply_error(denied), {}};
+    }
     // Every command, read-only ones included: who asked the server what is
     // part of the audit trail.
     log::info("control", {{"command", command_name(request.command)},
@@ -173,7 +215,7 @@ std::optional<Reply> ControlServer::on_request(ControlConnection& connection, st
                           {"pid", static_cast<long>(peer.pid)},
                           {"peer", peer.address}});
     ControlConnection* c = &connection;
-    return execute(request, server_, reloads_, [c, alive = c->lifetime()](Reply reply) {
+    return execute(request, server_, history_, [c, alive = c->lifetime()](Reply reply) {
         if (!alive.expired()) c->respond(std::move(reply));
     });
 }
@@ -181,15 +223,16 @@ std::optional<Reply> ControlServer::on_request(ControlConnection& connection, st
 void ControlServer::on_connection_closed(ControlConnection& connection) { connections_.erase(&connection); }
 
 void ControlServer::on_applied(const config::Config& config, const server::ApplyReport& report) {
-    ++reloads_.succeeded;
-    reloads_.last_ok = true;
-    reloads_.last_milliseconds = report.milliseconds;
+    ++history_.reloads.succeeded;
+    history_.reloads.last_ok = true;
+    history_.reloads.last_milliseconds = report.milliseconds;
+    if (started_ && !closed_) access_ = AccessPolicy::from(config.control, ::geteuid());
     rebind(config.control);
 }
 
 void ControlServer::on_reload_failed(const server::ApplyReport&) {
-    ++reloads_.failed;
-    reloads_.last_ok = false;
+    ++history_.reloads.failed;
+    history_.reloads.last_ok = false;
 }
 
 void ControlServer::rebind(const config::Control& next) {
@@ -236,15 +279,23 @@ void ControlServer::tick() {
     std::uint64_t now = uv_now(server_.loop());
     auto open = connections_;
     for (ControlConnection* c : open) {
+        if (auto since = c->busy_since(); since && now - *since >= k_request_deadline_ms) {
+            ++history_.refused.deadline;
+            log::warning("control-deadline", {{"peer", c->peer().address}, {"source", c->peer().source()}});
+            c->hang_up(reply_error("the request was not complete, or its reply not read, within " +
+                                 std::to_string(k_request_deadline_ms / 1000) + "s; closing"));
+            continue;
+        }
         // A client waiting for its reload is not idle, however long NSS takes.
         if (!c->owes_reply() && now - c->last_activity() >= k_idle_ms) c->close();
     }
+    busy_logged_ = history_.refused.busy;
     for (Acceptor* a : {unix_, tcp_}) {
         if (a != nullptr && a->poll.events() == 0) (void)a->poll.watch(UV_READABLE);
     }
 }
 
-void ControlServer::on_dump_requested() { log_state(snapshot_status(server_, reloads_), snapshot_services(server_)); }
+void ControlServer::on_dump_requested() { log_state(snapshot_status(server_, history_), snapshot_services(server_)); }
 
 void ControlServer::on_closing() { close(); }
 

@@ -164,6 +164,14 @@ std::string render_metrics(const StatusView& status, const std::vector<ServiceVi
     e.family("switchboard_spawn_latency_seconds", "histogram",
              "Children of connections by the time from accept until the child runs.");
     per_service_histogram(e, services, [](const ServiceView& s) -> const auto& { return s.counters.spawn_latency; });
+    e.family("switchboard_control_refused_total", "counter",
+             "Control requests or connections turned away, by reason: malformed (a line that is not a request), "
+             "denied (role or token), busy (no connection slot for the peer), deadline (a request too slow).");
+    const ControlRefusals& refused = status.control_refused;
+    e.sample(label("reason", "malformed"), refused.malformed);
+    e.sample(label("reason", "denied"), refused.denied);
+    e.sample(label("reason", "busy"), refused.busy);
+    e.sample(label("reason", "deadline"), refused.deadline);
     return e.take();
 }
 

@@ -9,7 +9,7 @@ namespace sb::control {
 MetricsEndpoint::MetricsEndpoint(server::ServerControl& server, const ControlServer& control, HttpLimits limits)
     : http_(server.loop(),
             [&server, &control] {
-                return render_metrics(snapshot_status(server, control.reloads()), snapshot_services(server));
+                return render_metrics(snapshot_status(server, control.history()), snapshot_services(server));
             },
             limits) {
     server.set_metrics_handler([this](Fd fd, server::FdLease lease) {

@@ -82,6 +82,20 @@ std::optional<Command> command_from_name(std::string_view name) {
 
 bool takes_service(Command command) { return command == Command::enable || command == Command::disable; }
 
+bool changes_state(Command command) {
+    switch (command) {
+        case Command::status:
+        case Command::services:
+        case Command::connections:
+        case Command::metrics: return false;
+        case Command::reload:
+        case Command::enable:
+        case Command::disable:
+        case Command::drain: return true;
+    }
+    return true;
+}
+
 std::string command_list() {
     std::string out;
     for (const auto& [c, name] : k_commands) {
@@ -118,9 +132,12 @@ ParsedRequest parse_request(std::string_view text) {
             if (!value.is_string()) return fail("\"service\" must be a string");
             request.service = value.get<std::string>();
             have_service = true;
+        } else if (key == "token") {
+            if (!value.is_string()) return fail("\"token\" must be a string");
+            request.token = value.get<std::string>();
         } else {
-            return fail("unknown key " + net::quote(key) + "; a request has \"command\" and, for enable and "
-                        "disable, \"service\"");
+            return fail("unknown key " + net::quote(key) + "; a request has \"command\", for enable and "
+                        "disable \"service\", and optionally \"token\"");
         }
     }
     if (!have_command) return fail("missing \"command\"");
@@ -139,6 +156,7 @@ ParsedRequest parse_request(std::string_view text) {
 std::string render_request(const Request& request) {
     json j = {{"command", command_name(request.command)}};
     if (takes_service(request.command)) j["service"] = request.service;
+    if (!request.token.empty()) j["token"] = request.token;
     return line(j);
 }
 

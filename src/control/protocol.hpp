@@ -1,6 +1,7 @@
 // The control protocol: one JSON object per line each way.
 //
 //   request  {"command":"status"}   {"command":"enable","service":"echo"}
+//            {"command":"drain","token":"..."}   (over TCP: see control.token_file)
 //   reply    {"ok":true, ...}        {"ok":false,"error":"..."}
 //
 // This file turns a request line into a Request and plain values into
@@ -30,6 +31,9 @@ enum class Command { status, services, connections, reload, enable, disable, dra
 struct Request {
     Command command = Command::status;
     std::string service;  // enable, disable
+    // control.token_file's secret, which a state-changing command over TCP
+    // needs; empty when not given. Never logged or echoed.
+    std::string token;
 };
 
 struct ParsedRequest {
@@ -41,6 +45,9 @@ std::string_view command_name(Command command);
 std::optional<Command> command_from_name(std::string_view name);
 // enable and disable name a service; the other commands take nothing.
 bool takes_service(Command command);
+// reload, enable, disable and drain change the server; status, services,
+// connections and metrics only read it.
+bool changes_state(Command command);
 // "status, services, ..." for messages.
 std::string command_list();
 

@@ -7,7 +7,7 @@
 
 namespace sb::control {
 
-StatusView snapshot_status(const server::ServerControl& server, const ReloadHistory& reloads) {
+StatusView snapshot_status(const server::ServerControl& server, const ControlHistory& history) {
     server::StatusSnapshot snapshot = server.status_snapshot();
     StatusView s;
     s.version = SWITCHBOARD_VERSION;
@@ -19,7 +19,8 @@ StatusView snapshot_status(const server::ServerControl& server, const ReloadHist
     s.children = snapshot.children;
     s.services = snapshot.services;
     s.stopping = snapshot.stopping;
-    s.reloads = reloads;
+    s.reloads = history.reloads;
+    s.control_refused = history.refused;
     return s;
 }
 

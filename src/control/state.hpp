@@ -24,6 +24,20 @@ struct ReloadHistory {
     double last_milliseconds = 0;
 };
 
+// What the control socket turned away (control_server.hpp says when).
+struct ControlRefusals {
+    std::uint64_t malformed = 0;  // request lines that did not parse (on TCP the connection was closed)
+    std::uint64_t denied = 0;     // requests refused by role or token
+    std::uint64_t busy = 0;       // connections turned away: no slot free for this peer
+    std::uint64_t deadline = 0;   // connections closed because a request took too long
+};
+
+// What the ControlServer keeps of its own history.
+struct ControlHistory {
+    ReloadHistory reloads;
+    ControlRefusals refused;
+};
+
 struct StatusView {
     std::string version;
     long pid = 0;
@@ -35,13 +49,14 @@ struct StatusView {
     std::uint64_t services = 0;
     bool stopping = false;
     ReloadHistory reloads;
+    ControlRefusals control_refused;  // metrics only
 };
 
 // What `ctl services` and `ctl connections` show: the server's own snapshots.
 using ServiceView = server::ServiceSnapshot;
 using ConnectionView = server::ConnectionSnapshot;
 
-StatusView snapshot_status(const server::ServerControl& server, const ReloadHistory& reloads);
+StatusView snapshot_status(const server::ServerControl& server, const ControlHistory& history);
 // The configured services by name, then removed services still draining.
 std::vector<ServiceView> snapshot_services(const server::ServerControl& server);
 // Oldest first.

@@ -27,7 +27,7 @@ std::string joined(const json& object, std::string_view key, std::string_view se
     std::string out;
     for (const json& item : *it) {
         if (!out.empty()) out += separator;
-        out += item.is_string() ? item.get<std::string>() : item.dump();
+        out += item.is_string() ? item.get<std::string>() : item.dump(-1, ' ', false, json::error_handler_t::replace);
     }
     return out;
 }
@@ -173,7 +173,9 @@ HumanReply render_human(Command command, std::string_view reply_line) {
         out.verdict = HumanReply::Verdict::refused;
         out.err = text(j, "error") + "\n";
         for (const json& e : j.value("errors", json::array())) {
-            out.err += "  " + (e.is_string() ? e.get<std::string>() : e.dump()) + "\n";
+            std::string shown =
+                e.is_string() ? e.get<std::string>() : e.dump(-1, ' ', false, json::error_handler_t::replace);
+            out.err += "  " + shown + "\n";
         }
         return out;
     }

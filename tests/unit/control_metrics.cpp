@@ -189,3 +189,17 @@ TEST_CASE("no services: the server-wide families only") {
     // Every family still announces itself, so dashboards see the names.
     CHECK(text.find("# TYPE switchboard_connections_accepted_total counter\n") != std::string::npos);
 }
+
+TEST_CASE("what the control socket turned away is counted by reason") {
+    control::StatusView s = status();
+    s.control_refused.malformed = 3;
+    s.control_refused.denied = 2;
+    s.control_refused.busy = 40;
+    s.control_refused.deadline = 1;
+    std::string text = control::render_metrics(s, {});
+    CHECK(text.find("# TYPE switchboard_control_refused_total counter\n"
+                    "switchboard_control_refused_total{reason=\"malformed\"} 3\n"
+                    "switchboard_control_refused_total{reason=\"denied\"} 2\n"
+                    "switchboard_control_refused_total{reason=\"busy\"} 40\n"
+                    "switchboard_control_refused_total{reason=\"deadline\"} 1\n") != std::string::npos);
+}

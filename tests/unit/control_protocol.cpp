@@ -91,6 +91,41 @@ TEST_CASE("requests render as ctl sends them") {
     CHECK(back.service == "a \"quoted\" name");
 }
 
+TEST_CASE("a request may carry a token, which ctl sends and the server reads back") {
+    auto r = parsed(R"({"command":"drain","token":"abc"})");
+    CHECK(r.command == Command::drain);
+    CHECK(r.token == "abc");
+    CHECK(parsed(R"({"command":"status"})").token.empty());
+    CHECK(error_of(R"({"command":"drain","token":7})") == "\"token\" must be a string");
+    control::Request disable{Command::disable, "echo", "s3cret"};
+    CHECK(control::render_request(disable) == "{\"command\":\"disable\",\"service\":\"echo\",\"token\":\"s3cret\"}\n");
+    CHECK(parsed(control::render_request(disable)).token == "s3cret");
+}
+
+TEST_CASE("replies never fail on invalid UTF-8, whichever field holds it") {
+    // Service names, peers and reload errors can hold bytes from files and
+    // clients; nlohmann::json's dump() would throw on them by default.
+    control::ServiceView v;
+    v.name = "bad\xc3(";
+    v.listeners = {"unix:/tmp/\xff.sock"};
+    auto services = reply(control::reply_services({v}));
+    CHECK(services["services"][0]["name"] == "bad\xef\xbf\xbd(");
+    control::ConnectionView c;
+    c.service = "\xfe";
+    c.peer = "unix:/\x80";
+    CHECK(reply(control::reply_connections({c}))["connections"][0]["service"] == "\xef\xbf\xbd");
+    server::ApplyReport failed;
+    failed.errors = {"/services/\xe2\x82: unknown key"};
+    auto reload = reply(control::reply_reload(failed, 1));
+    CHECK(reload["ok"] == false);
+    CHECK(reload["errors"][0].get<std::string>().starts_with("/services/"));
+    CHECK(reply(control::reply_switched("\xff\xff", true))["state"] == "enabled");
+    CHECK(reply(control::reply_metrics("x{service=\"\xc0\"} 1\n"))["ok"] == true);
+    control::StatusView s;
+    s.config_file = "/etc/\xff.json";
+    CHECK(reply(control::reply_status(s))["ok"] == true);
+}
+
 TEST_CASE("error replies") {
     auto j = reply(control::reply_error("no service named \"x\""));
     CHECK(j == json::parse(R"({"ok":false,"error":"no service named \"x\""})"));

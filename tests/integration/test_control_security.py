@@ -346,6 +346,30 @@ while time.monotonic() < deadline:
             proc.stdin.close()
         self.assertEqual(self.server.stop(), 0)
 
+    def test_one_tcp_address_holds_at_most_16_and_the_unix_socket_stays_open(self):
+        self.start_with_unix_and_tcp()
+        held = []
+        refused = 0
+        try:
+            for _ in range(24):
+                s = socket.create_connection(("127.0.0.1", self.tcp_port), timeout=5)
+                held.append(s)
+            time.sleep(0.5)
+            for s in held:
+                s.setblocking(False)
+                try:
+                    if b"too many control connections from 127.0.0.1 (at most 16)" in s.recv(4096):
+                        refused += 1
+                except (BlockingIOError, ConnectionResetError):
+                    pass
+            self.assertEqual(refused, 24 - 16)
+            r = ctl(self.sock, "status")
+            self.assertEqual(r.returncode, 0, r.stderr)
+        finally:
+            for s in held:
+                s.close()
+        self.assertEqual(self.server.stop(), 0)
+
     def test_a_request_dribbled_a_byte_at_a_time_is_closed_at_its_deadline(self):
         self.start_shared_with_nogroup()
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -44,7 +44,11 @@ constexpr const char* k_ctl_usage =
     "  -c, --config FILE    use the control socket FILE configures\n"
     "  without either: the control socket of $SWITCHBOARD_CONFIG or " SWITCHBOARD_DEFAULT_CONFIG "\n"
     "  when that file exists and loads, else /run/switchboard/control.sock\n"
-    "  --json               print the server's reply as one JSON line\n";
+    "  --json               print the server's reply as one JSON line\n"
+    "\n"
+    "reload, enable, disable and drain need root, the server's user or control.admin_group; over TCP\n"
+    "they need the token of control.token_file, which ctl reads from the configuration (-c, or the\n"
+    "default) and sends only to the TCP address that configuration names.\n";
 
 int usage_error(const std::string& message) {
     std::fprintf(stderr, "switchboard ctl: %s\n%s", message.c_str(), k_ctl_usage);

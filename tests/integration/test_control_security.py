@@ -163,6 +163,27 @@ class ControlSecurityTests(unittest.TestCase):
         r = run_cli("ctl", "-c", self.server.path, "enable", "echo")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(echo_answers(self.echo))
+        # -s with the same address: the token comes from the default configuration.
+        env = dict(os.environ, SWITCHBOARD_CONFIG=self.server.path)
+        r = subprocess.run([SWITCHBOARD, "ctl", "-s", tcp, "enable", "echo"], capture_output=True, text=True,
+                           timeout=20, env=env)
+        self.assertEqual((r.returncode, r.stdout), (0, "echo: enabled\n"), r.stderr)
+        # -s with another address: whoever listens there never sees the token.
+        impostor = socket.socket()
+        impostor.bind(("127.0.0.1", 0))
+        impostor.listen(1)
+        other = "tcp://127.0.0.1:%d" % impostor.getsockname()[1]
+        ctl_proc = subprocess.Popen([SWITCHBOARD, "ctl", "-s", other, "disable", "echo"], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, env=env)
+        impostor.settimeout(10)
+        conn, _ = impostor.accept()
+        conn.settimeout(10)
+        got = conn.recv(65536)
+        conn.sendall(b'{"ok":false,"error":"no"}\n')
+        conn.close()
+        impostor.close()
+        ctl_proc.communicate(timeout=20)
+        self.assertEqual(json.loads(got), {"command": "disable", "service": "echo"})
         # The token is never written to the log.
         self.assertNotIn("0f1e2d3c4b5a6978", self.server.log_text())
         # A new token takes effect with the next reload; the old one is refused.

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "control/protocol.hpp"
+#include "io/acceptor.hpp"
 #include "log/log.hpp"
 #include "net/socket.hpp"
 
@@ -39,16 +40,16 @@ config::Listen tcp_listen(const net::Endpoint& endpoint) {
 
 }  // namespace
 
-// One listening socket. Freed in its poll's close callback, after its fd is closed.
-struct ControlServer::Acceptor {
+// One listening control socket: what was configured, and the shared
+// io::Acceptor that owns the socket (and frees itself once closed).
+struct ControlServer::Socket {
     config::Listen listen;
-    Fd fd;
-    net::SocketFile file;  // the socket file we created, if any
-    uv::Poll poll;
+    io::Acceptor* acceptor;
 
+    // Removes the socket file, if we created it and it is still ours.
     void close() {
-        net::remove_socket_file(file);
-        poll.close([this] { delete this; });  // closes the fd
+        acceptor->close(true);
+        delete this;
     }
 };
 
@@ -102,66 +103,52 @@ void ControlServer::close() {
     tick_.close();
 }
 
-ControlServer::Acceptor* ControlServer::bind(const config::Listen& listen, std::string& error) {
+ControlServer::Socket* ControlServer::bind(const config::Listen& listen, std::string& error) {
     net::BoundSocket bound;
     if (net::bind_listener(listen, bound, error) < 0) return nullptr;
-    auto* a = new Acceptor;
-    a->listen = listen;
-    a->fd.reset(bound.fd);
-    a->file = bound.file;
-    int rc = a->poll.init(server_.loop(), a->fd.get());
-    if (rc == 0) {
-        a->poll.on_event([this, a](int status, int) {
-            if (status < 0) {
-                log::warning("control-poll-error", {{"address", a->listen.endpoint.to_string()},
-                                                    {"error", uv_strerror(status)}});
-                (void)a->poll.watch(0);  // the tick tries again
-                return;
-            }
-            accept_from(*a);
-        });
-        rc = a->poll.watch(UV_READABLE);
-    }
-    if (rc != 0) {
-        error = "cannot watch " + listen.endpoint.to_string() + ": " + uv_strerror(rc);
-        a->close();
+    std::string address = listen.endpoint.to_string();
+    io::Acceptor* acceptor = io::Acceptor::adopt(server_.loop(), bound, address, error);
+    if (acceptor == nullptr) return nullptr;
+    acceptor->set_budget(k_accepts_per_wakeup);
+    io::Acceptor::Events events;
+    events.accepted = [this](Fd fd, const net::SockAddr&) { admit(std::move(fd)); };
+    // Out of fds or memory, or a poll error: stop watching until the next
+    // tick rather than spin on a socket that stays readable.
+    events.failed = [acceptor, address](int err) {
+        log::warning("control-accept-failed", {{"address", address}, {"error", std::strerror(err)}});
+        (void)acceptor->watch(false);
+    };
+    events.poll_error = [acceptor, address](int status) {
+        log::warning("control-poll-error", {{"address", address}, {"error", uv_strerror(status)}});
+        (void)acceptor->watch(false);
+    };
+    acceptor->set_events(std::move(events));
+    if (int rc = acceptor->watch(true); rc != 0) {
+        error = "cannot watch " + address + ": " + uv_strerror(rc);
+        acceptor->close(true);
         return nullptr;
     }
-    return a;
+    return new Socket{listen, acceptor};
 }
 
-void ControlServer::accept_from(Acceptor& acceptor) {
-    for (int i = 0; i < k_accepts_per_wakeup; ++i) {
-        Fd fd(::accept4(acceptor.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
-        if (!fd) {
-            int err = errno;
-            if (err == EINTR || err == ECONNABORTED) continue;
-            if (err == EAGAIN || err == EWOULDBLOCK) return;
-            // Out of fds or memory: stop watching until the next tick
-            // rather than spin on a socket that stays readable.
-            log::warning("control-accept-failed",
-                         {{"address", acceptor.listen.endpoint.to_string()}, {"error", std::strerror(err)}});
-            (void)acceptor.poll.watch(0);
-            return;
+void ControlServer::admit(Fd fd) {
+    ControlPeer peer = ControlPeer::of(fd.get());
+    if (std::string why = no_room_for(peer); !why.empty()) {
+        std::string reply = reply_error(why + "; try again later");
+        (void)!::send(fd.get(), reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        fd.reset();
+        // Counted always, logged once per second at most: a peer hammering
+        // the socket must not flood the log.
+        if (history_.refused.busy++ == busy_logged_) {
+            log::warning("control-busy", {{"peer", peer.address},
+                                          {"source", peer.source()},
+                                          {"connections", connections_.size()},
+                                          {"error", why}});
         }
-        ControlPeer peer = ControlPeer::of(fd.get());
-        if (std::string why = no_room_for(peer); !why.empty()) {
-            std::string reply = reply_error(why + "; try again later");
-            (void)!::send(fd.get(), reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-            fd.reset();
-            // Counted always, logged once per second at most: a peer
-            // hammering the socket must not flood the log.
-            if (history_.refused.busy++ == busy_logged_) {
-                log::warning("control-busy", {{"peer", peer.address},
-                                              {"source", peer.source()},
-                                              {"connections", connections_.size()},
-                                              {"error", why}});
-            }
-            continue;
-        }
-        ControlConnection* c = ControlConnection::open(server_.loop(), std::move(fd), *this, std::move(peer));
-        if (c != nullptr) connections_.insert(c);
+        return;
     }
+    ControlConnection* c = ControlConnection::open(server_.loop(), std::move(fd), *this, std::move(peer));
+    if (c != nullptr) connections_.insert(c);
 }
 
 std::string ControlServer::no_room_for(const ControlPeer& peer) const {
@@ -239,7 +226,7 @@ void ControlServer::rebind(const config::Control& next) {
     if (closed_ || !started_) return;
     if (next.socket != bound_.socket) {
         std::string error;
-        Acceptor* fresh = next.socket.empty() ? nullptr : bind(unix_listen(next), error);
+        Socket* fresh = next.socket.empty() ? nullptr : bind(unix_listen(next), error);
         if (!next.socket.empty() && fresh == nullptr) {
             // The old socket keeps serving; the next reload tries again.
             log::error("control-rebind-failed", {{"socket", next.socket}, {"error", error}});
@@ -263,7 +250,7 @@ void ControlServer::rebind(const config::Control& next) {
     }
     if (next.tcp != bound_.tcp) {
         std::string error;
-        Acceptor* fresh = next.tcp ? bind(tcp_listen(*next.tcp), error) : nullptr;
+        Socket* fresh = next.tcp ? bind(tcp_listen(*next.tcp), error) : nullptr;
         if (next.tcp && fresh == nullptr) {
             log::error("control-rebind-failed", {{"tcp", next.tcp->to_string()}, {"error", error}});
         } else {
@@ -290,8 +277,8 @@ void ControlServer::tick() {
         if (!c->owes_reply() && now - c->last_activity() >= k_idle_ms) c->close();
     }
     busy_logged_ = history_.refused.busy;
-    for (Acceptor* a : {unix_, tcp_}) {
-        if (a != nullptr && a->poll.events() == 0) (void)a->poll.watch(UV_READABLE);
+    for (Socket* socket : {unix_, tcp_}) {
+        if (socket != nullptr && !socket->acceptor->watching()) (void)socket->acceptor->watch(true);
     }
 }
 

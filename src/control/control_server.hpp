@@ -13,10 +13,11 @@
 // TCP the first line that is not a request closes the connection, so an
 // HTTP request (a browser's fetch, say) is never read past its first line.
 //
-// Owns its listening sockets (fd + uv::Poll each, freed after their close
-// callbacks), the UNIX socket file it created (removed when it closes), a
-// one-second timer, and the set of open ControlConnections (which free
-// themselves). Created by `switchboard run` after the first apply; it must
+// Owns its listening sockets (an io::Acceptor each, the one listener
+// implementation it shares with the services; they free themselves after
+// their close callbacks), the UNIX socket file it created (removed when it
+// closes, only while it is still ours), a one-second timer, and the set of
+// open ControlConnections (which free themselves). Created by `switchboard run` after the first apply; it must
 // outlive the loop's run, since its handles close asynchronously.
 // Loop thread only.
 #pragma once
@@ -75,14 +76,15 @@ public:
     void on_closing() override;
 
 private:
-    struct Acceptor;
+    struct Socket;
 
     // ControlConnectionOwner
     std::optional<Reply> on_request(ControlConnection& connection, std::string_view line) override;
     void on_connection_closed(ControlConnection& connection) override;
 
-    Acceptor* bind(const config::Listen& listen, std::string& error);
-    void accept_from(Acceptor& acceptor);
+    Socket* bind(const config::Listen& listen, std::string& error);
+    // A connection the acceptor took: served, or turned away with the reason.
+    void admit(Fd fd);
     // Empty when `peer` may have one more connection, else why not.
     [[nodiscard]] std::string no_room_for(const ControlPeer& peer) const;
     void rebind(const config::Control& next);
@@ -90,8 +92,8 @@ private:
 
     server::ServerControl& server_;
     config::Control bound_;  // what is actually listening
-    Acceptor* unix_ = nullptr;
-    Acceptor* tcp_ = nullptr;
+    Socket* unix_ = nullptr;
+    Socket* tcp_ = nullptr;
     std::set<ControlConnection*> connections_;
     uv::Timer tick_;
     ControlHistory history_;

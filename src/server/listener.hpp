@@ -1,20 +1,24 @@
-// Listener: one bound listening socket, watched by the loop.
+// Listener: one bound listening socket of a service, watched by the loop.
 //
-// Owns the socket fd and a uv::Poll on it. For stream sockets it accepts
-// itself, with accept4 and a budget per wakeup, so a full fd table pauses it
-// instead of spinning (libuv 1.44's own accept loop spins on EMFILE). For UDP
-// it only says that datagrams are waiting. The server owns Listeners; a
-// Listener dies in close(): the poll closes, then the fd, then the memory.
+// Owns an io::Acceptor (the socket fd, its poll, the UNIX socket file it
+// created; shared with the control socket), and adds what a service needs:
+// the configured listen entry, the reasons to pause, and a handler. For
+// stream sockets the acceptor accepts with accept4 and a budget per
+// wakeup, so a full fd table pauses the listener instead of spinning
+// (libuv 1.44's own accept loop spins on EMFILE). For UDP it only says
+// that datagrams are waiting. The server owns Listeners; a Listener dies
+// in close(): the acceptor closes (poll, then fd, then the socket file if
+// asked and still ours), then the Listener's memory.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <string>
 
+#include "io/acceptor.hpp"
 #include "net/socket.hpp"
 #include "switchboard/fd.hpp"
 #include "switchboard/config.hpp"
-#include "uv/poll.hpp"
 
 namespace sb::server {
 
@@ -69,37 +73,32 @@ public:
     // Takes options changed in place by a reload (backlog, UNIX mode/owner).
     void update(const config::Listen& listen) { listen_ = listen; }
 
-    [[nodiscard]] int fd() const { return fd_.get(); }
+    [[nodiscard]] int fd() const { return acceptor_->fd(); }
     [[nodiscard]] const config::Listen& listen() const { return listen_; }
     [[nodiscard]] const net::Endpoint& endpoint() const { return listen_.endpoint; }
     [[nodiscard]] bool is_datagram() const { return listen_.endpoint.transport == net::Transport::udp; }
     // Hand-off mode: never accept; tell the handler the socket is ready.
-    void set_handoff(bool handoff) { handoff_ = handoff; }
+    void set_handoff(bool handoff) { acceptor_->set_handoff(handoff || is_datagram()); }
     // Accept in blocking mode: for io "socket", whose connections go
     // straight to a child that expects a blocking socket.
-    void set_accept_blocking(bool blocking) { accept_blocking_ = blocking; }
+    void set_accept_blocking(bool blocking) { acceptor_->set_accept_blocking(blocking); }
 
     // Stops watching, closes the fd, removes a UNIX socket file this
     // listener created when `remove_file`, and frees itself. `done` runs
     // after that.
     void close(bool remove_file, std::function<void()> done = {});
 
-    static constexpr int k_accept_budget = 64;
+    static constexpr int k_accept_budget = io::Acceptor::k_default_budget;
 
 private:
-    Listener(const config::Listen& listen, net::BoundSocket bound);
+    Listener(const config::Listen& listen, io::Acceptor* acceptor);
     ~Listener() = default;
     void update_watch();
-    void on_readable();
 
     config::Listen listen_;
-    Fd fd_;
-    net::SocketFile file_;  // removed on close(true) if still ours
+    io::Acceptor* acceptor_;  // frees itself in close()
     std::uint8_t pause_reasons_ = k_pause_starting;
-    bool handoff_ = false;
-    bool accept_blocking_ = false;
     ListenerHandler* handler_ = nullptr;
-    uv::Poll poll_;
 };
 
 }  // namespace sb::server

@@ -48,7 +48,10 @@ std::string summary(const config::Config& c) {
     out += "limits: max_connections " + limit(c.limits.max_connections) + ", max_children " +
            limit(c.limits.max_children) + "\n";
     out += "control: " + (c.control.socket.empty() ? std::string("no socket") : c.control.socket);
-    if (c.control.tcp) out += ", " + c.control.tcp->to_string();
+    if (c.control.tcp) {
+        out += ", " + c.control.tcp->to_string();
+        if (c.control.token_file.empty()) out += " (read-only: no token_file)";
+    }
     if (c.control.admin_group) out += ", admin group " + std::to_string(*c.control.admin_group);
     if (!c.control.token_file.empty()) out += ", token file " + c.control.token_file;
     out += "\nmetrics: " + (c.metrics.listen ? "http://" + c.metrics.listen->to_string().substr(6) + "/metrics"

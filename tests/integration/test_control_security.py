@@ -233,7 +233,17 @@ class ControlSecurityTests(unittest.TestCase):
         os.chown(token_file, 0, -1)
         r = run_cli("check", "-c", path)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn(f"token file {token_file}", r.stdout)
+        self.assertIn(f"control: no socket, tcp://127.0.0.1:1, token file {token_file}\n", r.stdout)
+        # Without a token file, check says what that means for TCP.
+        cfg_without = json.loads(json.dumps(cfg))
+        del cfg_without["control"]["token_file"]
+        with open(path, "w") as f:
+            json.dump(cfg_without, f)
+        r = run_cli("check", "-c", path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("control: no socket, tcp://127.0.0.1:1 (read-only: no token_file)\n", r.stdout)
+        with open(path, "w") as f:
+            json.dump(cfg, f)
         # The server refuses to start on a loose file just as check does.
         os.chmod(token_file, 0o640)
         server = Server(cfg).start(wait_ready=False)

@@ -191,6 +191,7 @@ ApplyReport Server::apply(const config::Config& next, double load_milliseconds) 
             if (intake != services::Intake::hand_off) retire_waiter(l, config_.drain_grace);
         }
     }
+    note_udp_listeners();
     refresh_all_pauses();
     update_fd_pause();
 

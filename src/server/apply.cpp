@@ -3,7 +3,6 @@
 // fd, so no connection is refused), then retire what is gone. Any bind
 // failure undoes the new binds and leaves the running state untouched.
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -29,19 +28,24 @@ std::string join(const std::vector<std::string>& names) {
     return out.empty() ? "-" : out;
 }
 
-// Options a bound socket can take in place.
-void update_in_place(int fd, const config::Listen& before, const config::Listen& after) {
+// Options a bound socket can take in place. A UNIX socket's mode and owner
+// go to the file this listener created and to nothing else: a path that
+// now names another file (a symlink put in its place) is left alone.
+void update_in_place(Listener& listener, const config::Listen& after) {
+    const config::Listen& before = listener.listen();
     const auto& o = after.options;
     if (after.endpoint.transport != net::Transport::udp && before.options.backlog != o.backlog) {
-        (void)::listen(fd, o.backlog);
+        (void)::listen(listener.fd(), o.backlog);
     }
-    if (after.endpoint.transport == net::Transport::unix_stream && !after.endpoint.abstract) {
-        const char* path = after.endpoint.host.c_str();
-        if (before.options.mode != o.mode) (void)::chmod(path, o.mode);
-        if (before.options.owner != o.owner || before.options.group != o.group) {
-            (void)!::chown(path, o.owner.value_or(static_cast<uid_t>(-1)), o.group.value_or(static_cast<gid_t>(-1)));
-        }
+    if (after.endpoint.transport != net::Transport::unix_stream || after.endpoint.abstract) return;
+    if (before.options.mode == o.mode && before.options.owner == o.owner && before.options.group == o.group) return;
+    std::string why;
+    if (listener.file().path.empty()) {
+        why = "is not a file the server created (passed in by systemd): left alone";
+    } else if (net::set_socket_file_access(listener.file(), o, why) == 0) {
+        return;
     }
+    log::warning("socket-mode-not-changed", {{"address", after.endpoint.to_string()}, {"error", why}});
 }
 
 std::string owner_of(const config::Config& c, const config::Listen& l) {
@@ -117,7 +121,7 @@ ApplyReport Server::apply(const config::Config& next, double load_milliseconds) 
     for (const auto& l : plan.update) {
         Listener* listener = running(l.endpoint.to_string());
         if (listener == nullptr) continue;
-        update_in_place(listener->fd(), listener->listen(), l);
+        update_in_place(*listener, l);
         listener->update(l);
         next_listeners[l.endpoint.to_string()] = listener;
     }

@@ -72,6 +72,8 @@ public:
     [[nodiscard]] int fd() const { return fd_.get(); }
     [[nodiscard]] const config::Listen& listen() const { return listen_; }
     [[nodiscard]] const net::Endpoint& endpoint() const { return listen_.endpoint; }
+    // The UNIX socket file it created (empty path: none).
+    [[nodiscard]] const net::SocketFile& file() const { return file_; }
     [[nodiscard]] bool is_datagram() const { return listen_.endpoint.transport == net::Transport::udp; }
     // Hand-off mode: never accept; tell the handler the socket is ready.
     void set_handoff(bool handoff) { handoff_ = handoff; }

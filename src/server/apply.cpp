@@ -48,13 +48,29 @@ void update_in_place(Listener& listener, const config::Listen& after) {
     log::warning("socket-mode-not-changed", {{"address", after.endpoint.to_string()}, {"error", why}});
 }
 
-std::string owner_of(const config::Config& c, const config::Listen& l) {
+// The name of the service that listens on `l`, or "" when none does.
+std::string service_of(const config::Config& c, const config::Listen& l) {
     for (const auto& [name, service] : c.services) {
         for (const auto& each : service.listen) {
-            if (each.endpoint == l.endpoint) return "service " + name;
+            if (each.endpoint == l.endpoint) return name;
         }
     }
-    return "listener";
+    return "";
+}
+
+std::string owner_of(const config::Config& c, const config::Listen& l) {
+    std::string name = service_of(c, l);
+    return name.empty() ? "listener" : "service " + name;
+}
+
+// What PassedSockets matches LISTEN_FDNAMES against.
+std::map<std::string, std::vector<std::string>> passed_keys_by_service(const config::Config& c) {
+    std::map<std::string, std::vector<std::string>> out;
+    for (const auto& [name, service] : c.services) {
+        auto& keys = out[name];
+        for (const auto& l : service.listen) keys.push_back(passed_key(l));
+    }
+    return out;
 }
 
 }  // namespace
@@ -77,12 +93,13 @@ ApplyReport Server::apply(const config::Config& next, double load_milliseconds) 
     }
     std::vector<Listener*> fresh;
     if (report.ok()) {
+        passed_.expect_services(passed_keys_by_service(next));
         for (const auto& l : plan.bind) {
             net::BoundSocket bound;
             std::string error;
             Listener* listener = nullptr;
             // A socket systemd passed for this address is adopted, not bound over.
-            if (passed_.take(l, bound) || net::bind_listener(l, bound, error) == 0) {
+            if (passed_.take(l, service_of(next, l), bound) || net::bind_listener(l, bound, error) == 0) {
                 listener = Listener::adopt(loop_, l, bound, error);
             }
             if (listener == nullptr) {

@@ -1,7 +1,9 @@
 // Server::apply: making a configuration the running one. Start and reload
 // are the same operation: bind what is new, keep what is unchanged (the same
 // fd, so no connection is refused), then retire what is gone. Any bind
-// failure undoes the new binds and leaves the running state untouched.
+// failure undoes the new binds and leaves the running state untouched (an
+// old listener that gave its address to a new overlapping one binds it
+// again: listener_moves.cpp).
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -92,6 +94,7 @@ ApplyReport Server::apply(const config::Config& next, double load_milliseconds) 
         if (!next_log) report.errors.push_back("log: " + error);
     }
     std::vector<Listener*> fresh;
+    std::vector<Listener*> released;  // old listeners that gave their address to a new one (listener_moves.cpp)
     if (report.ok()) {
         passed_.expect_services(passed_keys_by_service(next));
         for (const auto& l : plan.bind) {
@@ -99,7 +102,7 @@ ApplyReport Server::apply(const config::Config& next, double load_milliseconds) 
             std::string error;
             Listener* listener = nullptr;
             // A socket systemd passed for this address is adopted, not bound over.
-            if (passed_.take(l, service_of(next, l), bound) || net::bind_listener(l, bound, error) == 0) {
+            if (passed_.take(l, service_of(next, l), bound) || bind_moving(plan, l, bound, released, error) == 0) {
                 listener = Listener::adopt(loop_, l, bound, error);
             }
             if (listener == nullptr) {
@@ -116,6 +119,7 @@ ApplyReport Server::apply(const config::Config& next, double load_milliseconds) 
         if (!error.empty()) report.errors.push_back("the metrics listener: " + error);
     }
     if (!report.ok()) {
+        undo_moves(fresh, released);
         for (Listener* l : fresh) l->close(true);
         if (metrics.fresh) metrics.next->close(true);
         log::error(generation_ == 0 ? "start-failed" : "reload-failed", {{"errors", report.errors.size()}});

@@ -1,6 +1,7 @@
 // Listener: accept4 with a budget, pause reasons, and a careful close.
 #include "server/listener.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -33,11 +34,41 @@ void Listener::set_pause_reasons(std::uint8_t reasons) {
 
 void Listener::update_watch() {
     if (!poll_.initialized() || poll_.closing()) return;
-    (void)poll_.watch(serving() ? UV_READABLE : 0);
+    (void)poll_.watch(serving() && !released_ ? UV_READABLE : 0);
+}
+
+int Listener::release_address() {
+    if (released_) return 0;
+    if (listen_.endpoint.transport == net::Transport::unix_stream) return -EINVAL;
+    (void)poll_.watch(0);  // epoll forgets the fd before its socket changes
+    int family = net::local_address(fd_.get()).family();
+    Fd unbound(::socket(family, (is_datagram() ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!unbound || ::dup3(unbound.get(), fd_.get(), O_CLOEXEC) < 0) {
+        int err = errno;
+        update_watch();
+        return -err;
+    }
+    released_ = true;
+    return 0;
+}
+
+int Listener::restore_address(std::string& error) {
+    if (!released_) return 0;
+    net::BoundSocket bound;
+    if (int rc = net::bind_listener(listen_, bound, error); rc < 0) return rc;
+    Fd fresh(bound.fd);
+    if (::dup3(fresh.get(), fd_.get(), O_CLOEXEC) < 0) {
+        int err = errno;
+        error = std::string("cannot put the socket back: ") + std::strerror(err);
+        return -err;
+    }
+    released_ = false;
+    update_watch();
+    return 0;
 }
 
 void Listener::on_readable() {
-    if (handler_ == nullptr || !serving()) return;
+    if (handler_ == nullptr || !serving() || released_) return;
     if (is_datagram() || handoff_) {
         handler_->on_ready(*this);
         return;

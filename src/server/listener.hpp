@@ -81,6 +81,17 @@ public:
     // straight to a child that expects a blocking socket.
     void set_accept_blocking(bool blocking) { accept_blocking_ = blocking; }
 
+    // Moves between overlapping addresses (listener_moves.cpp): gives up
+    // the address at once, by putting an unbound socket of the same kind in
+    // place of the bound one under the same fd number (so the poll handle
+    // stays valid), and watches nothing until restore_address() or close().
+    // TCP and UDP only; returns 0 or a negative errno.
+    [[nodiscard]] int release_address();
+    // After a failed move: binds the address again under the same fd number
+    // and watches as before. Returns 0, or a negative errno with `error` set.
+    [[nodiscard]] int restore_address(std::string& error);
+    [[nodiscard]] bool address_released() const { return released_; }
+
     // Stops watching, closes the fd, removes a UNIX socket file this
     // listener created when `remove_file`, and frees itself. `done` runs
     // after that.
@@ -100,6 +111,7 @@ private:
     std::uint8_t pause_reasons_ = k_pause_starting;
     bool handoff_ = false;
     bool accept_blocking_ = false;
+    bool released_ = false;  // release_address(): the fd holds an unbound socket
     ListenerHandler* handler_ = nullptr;
     uv::Poll poll_;
 };

@@ -42,6 +42,8 @@ class WaitService;
 
 namespace sb::server {
 
+struct ReloadPlan;
+
 class Server final : public ListenerHandler, public ServerControl {
 public:
     explicit Server(uv_loop_t* loop);
@@ -167,6 +169,13 @@ private:
     void refresh_pauses(ServiceRuntime& service);
     void refresh_all_pauses();
     void update_fd_pause();
+
+    // listener_moves.cpp: a reload that moves a service between overlapping
+    // TCP or UDP addresses (127.0.0.1:P to *:P) frees the old address just
+    // before binding the new one, and puts it back if the reload fails.
+    [[nodiscard]] int bind_moving(const ReloadPlan& plan, const config::Listen& listen, net::BoundSocket& bound,
+                                  std::vector<Listener*>& released, std::string& error);
+    void undo_moves(const std::vector<Listener*>& fresh, const std::vector<Listener*>& released);
 
     // metrics_listener.cpp: metrics.listen, bound, kept or moved with the
     // rest of the listener set by apply(), served by metrics_handler_.

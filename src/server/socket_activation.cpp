@@ -132,6 +132,14 @@ bool PassedSockets::take(const net::Listen& listen, std::string_view service, ne
     return false;
 }
 
+bool PassedSockets::holds(const net::Listen& listen) const {
+    std::string key = passed_key(listen);
+    for (const PassedSocket& s : sockets_) {
+        if (!key.empty() && s.address == key && s.fd) return true;
+    }
+    return false;
+}
+
 void PassedSockets::close_unadopted() {
     std::vector<PassedSocket> kept;
     for (PassedSocket& s : sockets_) {

@@ -56,6 +56,10 @@ public:
     // false when none does (then bind as usual).
     [[nodiscard]] bool take(const net::Listen& listen, std::string_view service, net::BoundSocket& out);
 
+    // True when a passed socket (kept open here) is bound to `listen`'s
+    // address: no other socket can take that address while we run.
+    [[nodiscard]] bool holds(const net::Listen& listen) const;
+
     // Logs the sockets no listener took; closes them and forgets them.
     void close_unadopted();
 

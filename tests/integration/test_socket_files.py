@@ -57,6 +57,29 @@ class SocketFileTests(unittest.TestCase):
         self.assertTrue(os.path.islink(path))
         self.assertEqual(mode_of(secret), 0o600)
 
+    def test_a_reload_never_changes_the_mode_of_a_file_in_place_of_the_control_socket(self):
+        control = os.path.join(self.dir, "control.sock")
+        secret = os.path.join(self.dir, "secret")
+        with open(secret, "w") as f:
+            f.write("root only\n")
+        os.chmod(secret, 0o600)
+        cfg = base_config({}, control={"socket": control, "mode": "0600"})
+        server = Server(cfg).start()
+        self.addCleanup(server.__exit__)
+        self.assertEqual(mode_of(control), 0o600)
+        # Moved aside (the server keeps listening on it) and a symlink put
+        # at its path; the reload is asked for through the moved socket.
+        aside = os.path.join(self.dir, "aside.sock")
+        os.rename(control, aside)
+        os.symlink(secret, control)
+        cfg["control"]["mode"] = "0666"
+        server.write_config(cfg)
+        code, reply = harness.ctl_json(aside, "reload")
+        self.assertEqual(code, 0, reply)
+        self.assertEqual(mode_of(secret), 0o600, "the reload changed the mode of the symlink's target")
+        server.wait_for(r"control-chmod-failed .*no longer the socket the server created")
+        self.assertEqual(mode_of(aside), 0o600)
+
     def test_a_reload_changes_mode_and_group_of_its_own_socket(self):
         path = os.path.join(self.dir, "echo.sock")
         control = harness.control_socket_path()

@@ -148,6 +148,51 @@ class SocketFileTests(unittest.TestCase):
         self.assertFalse(os.path.exists(path))
 
 
+OBSERVER_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "programs", "bind_observer.c")
+
+
+def build_bind_observer(directory):
+    """Compiles the LD_PRELOAD shim that records each UNIX socket file as
+    bind() made it; None when there is no C compiler."""
+    out = os.path.join(directory, "bind_observer.so")
+    for cc in ("cc", "gcc", "clang"):
+        try:
+            r = subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", out, OBSERVER_SOURCE, "-ldl"],
+                               capture_output=True, text=True, timeout=60)
+        except FileNotFoundError:
+            continue
+        if r.returncode == 0:
+            return out
+    return None
+
+
+@unittest.skipIf(harness.sanitized(), "AddressSanitizer must be the first library loaded")
+class NoLooserWindowTests(unittest.TestCase):
+    def test_a_socket_file_never_exists_with_looser_permissions_than_configured(self):
+        # bind() creates the file; before, it was created under the
+        # server's umask (0755 with umask 022) and chmod-ed afterwards.
+        d = tempfile.mkdtemp(prefix="sb-window-")
+        shim = build_bind_observer(d)
+        if shim is None:
+            self.skipTest("no C compiler for the LD_PRELOAD observer")
+        log = os.path.join(d, "binds.log")
+        service_path = os.path.join(d, "echo.sock")
+        control = os.path.join(d, "control.sock")
+        cfg = base_config({"echo": builtin_service("echo", [f"unix:{service_path}"], socket={"mode": "0660"})},
+                          control={"socket": control, "mode": "0600"})
+        env = dict(os.environ, LD_PRELOAD=shim, SB_BIND_LOG=log)
+        server = Server(cfg, env=env, preexec_fn=lambda: os.umask(0o022)).start()
+        self.addCleanup(server.__exit__)
+        self.assertEqual(server.stop(), 0)
+        with open(log) as f:
+            seen = {line.split()[0]: int(line.split()[1], 8) for line in f}
+        configured = {service_path: 0o660, control: 0o600}
+        for path, mode in configured.items():
+            self.assertIn(path, seen)
+            print(f"\n  {os.path.basename(path)}: {seen[path]:04o} as bind() made it, configured {mode:04o}")
+            self.assertEqual(seen[path] & ~mode, 0, f"{path} was created {seen[path]:04o}, looser than {mode:04o}")
+
+
 def serve_impostor(path, uid):
     """Starts a process running as `uid` that listens on `path` and answers
     every request with a made-up status; returns the Popen."""

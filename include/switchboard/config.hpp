@@ -154,6 +154,10 @@ inline constexpr std::uint32_t k_exec_default_max_connections = 256;
 // otherwise be held forever.
 inline constexpr std::uint32_t k_default_per_source = 40;
 inline constexpr Duration k_builtin_default_idle = std::chrono::minutes(5);
+// What one source gets from a UDP built-in, per datagram, when the service
+// sets no source_rate of its own: enough for any real client, too little
+// for a loop through another host or amplification to matter.
+inline constexpr Rate k_builtin_datagram_source_rate{10, 20};
 
 struct Config {
     std::string file;                 // the main file, absolute

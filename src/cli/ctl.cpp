@@ -16,6 +16,7 @@
 #include "switchboard/fd.hpp"
 #include "cli/cli.hpp"
 #include "config/control_token.hpp"
+#include "net/peer_credentials.hpp"
 #include "control/protocol.hpp"
 #include "control/table.hpp"
 #include "switchboard/config/load.hpp"
@@ -117,6 +118,22 @@ Fd connect_to(const std::string& target, std::string& error) {
     if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&storage), length) != 0) {
         error = std::strerror(errno);
         return Fd();
+    }
+    // Whoever could put a socket at that path (before the server started,
+    // or in a directory they can write to) would hear our requests, and
+    // their replies would be believed: talk only to a server run by root
+    // or by ourselves.
+    if (family == AF_UNIX) {
+        auto peer = net::peer_credentials(fd.get());
+        if (!peer) {
+            error = "cannot tell who serves it (SO_PEERCRED failed)";
+            return Fd();
+        }
+        if (peer->uid != 0 && peer->uid != ::geteuid()) {
+            error = "it is served by uid " + std::to_string(peer->uid) + " (pid " + std::to_string(peer->pid) +
+                    "), neither root nor you; refusing to talk to it (run ctl as the server's user)";
+            return Fd();
+        }
     }
     return fd;
 }

@@ -239,10 +239,10 @@ void ControlServer::rebind(const config::Control& next) {
             log::info("control-socket-moved", {{"socket", next.socket.empty() ? std::string("-") : next.socket}});
         }
     } else if (unix_ != nullptr && (next.mode != bound_.mode || next.group != bound_.group)) {
-        const char* path = bound_.socket.c_str();
-        if (::chmod(path, next.mode) != 0 ||
-            (next.group && ::chown(path, static_cast<uid_t>(-1), *next.group) != 0)) {
-            log::error("control-chmod-failed", {{"socket", bound_.socket}, {"error", std::strerror(errno)}});
+        // Only the socket file bound here, never what a path now names.
+        std::string why;
+        if (net::set_socket_file_access(unix_->file, unix_listen(next).options, why) != 0) {
+            log::error("control-chmod-failed", {{"socket", bound_.socket}, {"error", why}});
         } else {
             bound_.mode = next.mode;
             bound_.group = next.group;

@@ -60,6 +60,8 @@ public:
     [[nodiscard]] bool watching() const { return watching_; }
 
     [[nodiscard]] int fd() const { return fd_.get(); }
+    // The UNIX socket file it created (empty path: none).
+    [[nodiscard]] const net::SocketFile& file() const { return file_; }
 
     // Stops watching, closes the fd, removes the socket file this acceptor
     // created when `remove_file` (only if it is still ours), and frees

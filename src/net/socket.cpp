@@ -25,48 +25,6 @@ int set_flag(int fd, int level, int name, int value) {
     return ::setsockopt(fd, level, name, &value, sizeof value);
 }
 
-// mkdir -p for the directory part of `path` (mode 0755).
-void make_parents(const std::string& path) {
-    for (std::size_t pos = 1; (pos = path.find('/', pos)) != std::string::npos; ++pos) {
-        std::string dir = path.substr(0, pos);
-        ::mkdir(dir.c_str(), 0755);
-    }
-}
-
-// Removes `path` when it is a socket file no one listens on. Returns 0 when
-// the path is free to bind, or a negative errno explaining why not.
-//
-// The probe connects without blocking: a listener whose backlog is full
-// would otherwise hold the caller (the loop, during a reload) until it
-// accepts. EAGAIN, like a connection made or in progress, means someone
-// listens; only ECONNREFUSED means the file is stale.
-int clear_stale_unix_path(const std::string& path, std::string& why) {
-    struct stat st{};
-    if (::lstat(path.c_str(), &st) != 0) {
-        return errno == ENOENT ? 0 : -errno;
-    }
-    if (!S_ISSOCK(st.st_mode)) {
-        why = "exists and is not a socket";
-        return -EEXIST;
-    }
-    Fd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    if (!probe) return -errno;
-    sockaddr_un sun{};
-    sun.sun_family = AF_UNIX;
-    std::memcpy(sun.sun_path, path.c_str(), path.size());
-    int rc = ::connect(probe.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun);
-    int err = errno;
-    probe.reset();
-    if (rc == 0 || err == EAGAIN || err == EINPROGRESS) {
-        why = "is in use by a running server";
-        return -EADDRINUSE;
-    }
-    if (err != ECONNREFUSED) {
-        return -err;
-    }
-    return ::unlink(path.c_str()) == 0 || errno == ENOENT ? 0 : -errno;
-}
-
 int bind_unix(const Listen& listen, BoundSocket& out, std::string& error) {
     const auto& ep = listen.endpoint;
     sockaddr_un sun{};
@@ -74,47 +32,27 @@ int bind_unix(const Listen& listen, BoundSocket& out, std::string& error) {
     if (ep.host.size() + 1 > sizeof sun.sun_path) {
         return fail(ENAMETOOLONG, error, listen, "bind");
     }
-    socklen_t len = 0;
-    if (ep.abstract) {
-        sun.sun_path[0] = '\0';
-        std::memcpy(sun.sun_path + 1, ep.host.data(), ep.host.size());
-        len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + ep.host.size());
-    } else {
-        std::memcpy(sun.sun_path, ep.host.data(), ep.host.size());
-        len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + ep.host.size() + 1);
-        make_parents(ep.host);
-        std::string why;
-        if (int rc = clear_stale_unix_path(ep.host, why); rc < 0) {
-            error = "cannot bind " + ep.to_string() + ": " + (why.empty() ? std::strerror(-rc) : why);
-            return rc;
-        }
-    }
     Fd owned(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     int fd = owned.get();
     if (fd < 0) return fail(errno, error, listen, "create a socket for");
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&sun), len) != 0) {
-        int err = errno;
-        owned.reset();
-        return fail(err, error, listen, "bind");
-    }
-    if (!ep.abstract) {
-        out.created_file = true;
-        struct stat st{};
-        if (::lstat(ep.host.c_str(), &st) == 0) out.file = SocketFile{ep.host, st.st_dev, st.st_ino};
-        const auto& o = listen.options;
-        if (::chmod(ep.host.c_str(), o.mode) != 0 ||
-            ((o.owner || o.group) && ::chown(ep.host.c_str(), o.owner.value_or(static_cast<uid_t>(-1)),
-                                             o.group.value_or(static_cast<gid_t>(-1))) != 0)) {
-            int err = errno;
-            owned.reset();
-            ::unlink(ep.host.c_str());
-            return fail(err, error, listen, "set mode/owner of");
+    if (ep.abstract) {
+        sun.sun_path[0] = '\0';
+        std::memcpy(sun.sun_path + 1, ep.host.data(), ep.host.size());
+        auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + ep.host.size());
+        if (::bind(fd, reinterpret_cast<sockaddr*>(&sun), len) != 0) return fail(errno, error, listen, "bind");
+    } else {
+        std::string why;
+        if (int rc = bind_socket_file(fd, ep.host, listen.options, out.file, why); rc < 0) {
+            error = "cannot bind " + ep.to_string() + ": " + why;
+            return rc;
         }
+        out.created_file = true;
     }
     if (::listen(fd, listen.options.backlog) != 0) {
         int err = errno;
         owned.reset();
-        if (out.created_file) ::unlink(ep.host.c_str());
+        remove_socket_file(out.file);
+        out = {};
         return fail(err, error, listen, "listen on");
     }
     out.fd = owned.release();
@@ -122,14 +60,6 @@ int bind_unix(const Listen& listen, BoundSocket& out, std::string& error) {
 }
 
 }  // namespace
-
-void remove_socket_file(const SocketFile& file) {
-    if (file.path.empty()) return;
-    struct stat st{};
-    if (::lstat(file.path.c_str(), &st) == 0 && st.st_dev == file.dev && st.st_ino == file.ino) {
-        ::unlink(file.path.c_str());
-    }
-}
 
 int bind_listener(const Listen& listen, BoundSocket& out, std::string& error) {
     out = {};

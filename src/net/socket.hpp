@@ -8,18 +8,11 @@
 
 #include <string>
 
+#include "net/socket_file.hpp"
 #include "switchboard/net/listen.hpp"
 #include "switchboard/net/endpoint.hpp"
 
 namespace sb::net {
-
-// A UNIX socket file this process created, and its identity when created,
-// so that it is never removed once another process has put its own there.
-struct SocketFile {
-    std::string path;  // empty: none (abstract, or not UNIX)
-    dev_t dev = 0;
-    ino_t ino = 0;
-};
 
 struct BoundSocket {
     int fd = -1;
@@ -27,15 +20,13 @@ struct BoundSocket {
     SocketFile file;            // set when created_file
 };
 
-// Removes `file` if it is still the one that was created (same device and
-// inode). Every listener that created a socket file removes it this way.
-void remove_socket_file(const SocketFile& file);
-
 // Creates, configures, binds and (for streams) listens. Every fd is
 // SOCK_NONBLOCK | SOCK_CLOEXEC. On failure returns a negative errno and
 // sets `error` to a sentence naming the address.
-// A UNIX socket path that exists is replaced only when it is a socket that
-// nothing answers on (a stale file); missing parent directories are created.
+// A UNIX socket file is made by bind_socket_file (net/socket_file.hpp):
+// its directory must be safe, a stale socket file is replaced, missing
+// parent directories are created, and the configured mode and owner hold
+// before it listens.
 [[nodiscard]] int bind_listener(const Listen& listen, BoundSocket& out, std::string& error);
 
 // The local address of a bound or connected socket.

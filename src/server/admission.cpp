@@ -1,7 +1,6 @@
 // Admission decisions and the counts behind them.
 #include "server/admission.hpp"
 
-#include <sys/random.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -20,27 +19,6 @@ const config::Admission& default_admission() {
 }
 
 Decision rejected(RejectReason reason) { return Decision{reason, {}}; }
-
-// splitmix64's finaliser: every input bit moves every output bit.
-std::uint64_t mix(std::uint64_t x) {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
-// A seed per table: clients choose their addresses, and must not be able to
-// choose them all into one hash bucket.
-std::uint64_t table_seed(const void* table) {
-    std::uint64_t seed = 0;
-    if (::getrandom(&seed, sizeof seed, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof seed)) {
-        // No entropy yet (early boot): the table's address is better than nothing.
-        seed = mix(reinterpret_cast<std::uintptr_t>(table));
-    }
-    return seed;
-}
 
 template <typename T>
 bool contains(const std::vector<T>& list, T value) {
@@ -112,16 +90,8 @@ void GlobalAdmission::note_change(bool connections_were_full, bool children_were
 
 // ---- one service -----------------------------------------------------------------
 
-std::size_t ServiceAdmission::IpHash::operator()(const net::IpAddress& ip) const {
-    std::uint64_t high = 0;
-    std::uint64_t low = 0;
-    std::memcpy(&high, ip.bytes.data(), 8);
-    std::memcpy(&low, ip.bytes.data() + 8, 8);
-    return static_cast<std::size_t>(mix(mix(seed ^ high) ^ low));
-}
-
 ServiceAdmission::ServiceAdmission(std::size_t max_idle_sources)
-    : sources_(0, IpHash{table_seed(this)}), max_idle_sources_(max_idle_sources) {}
+    : sources_(0, IpHash::seeded(this)), max_idle_sources_(max_idle_sources) {}
 
 const config::Admission& ServiceAdmission::settings() const {
     return service_ ? service_->admission : default_admission();
@@ -142,6 +112,15 @@ void ServiceAdmission::configure(std::shared_ptr<const config::Service> service,
     if (!old_source_rate.enabled() && a.source_rate.enabled()) {
         for (auto& [key, source] : sources_) source.bucket = TokenBucket(a.source_rate, now);
     }
+    // Answers to one datagram source are bounded by default for built-ins
+    // (README "Security"): a loop through another host, or amplification
+    // (chargen answers 1 byte with up to 512), stays slow.
+    config::Rate datagram_source_rate = a.source_rate;
+    if (!datagram_source_rate.enabled() && service_ && service_->builtin() != nullptr) {
+        datagram_source_rate = config::k_builtin_datagram_source_rate;
+    }
+    if (datagram_source_rate != datagram_source_rate_) datagram_sources_.clear();
+    datagram_source_rate_ = datagram_source_rate;
 }
 
 bool ServiceAdmission::tracks_sources() const {
@@ -239,8 +218,14 @@ void ServiceAdmission::release(GlobalAdmission& global, const AdmissionTicket& t
 }
 
 std::optional<RejectReason> ServiceAdmission::admit_datagram(const net::SockAddr& peer, std::uint64_t now) {
-    if (auto ip = net::IpAddress::from(peer); ip && !access_.allows(*ip)) return RejectReason::denied;
+    auto ip = net::IpAddress::from(peer);
+    if (ip && !access_.allows(*ip)) return RejectReason::denied;
+    // The source's bucket first, so a source over its rate does not spend
+    // the service's tokens.
+    net::IpAddress key = ip ? source_key(*ip) : net::IpAddress{};
+    if (ip && !datagram_sources_.has_token(key, datagram_source_rate_, now)) return RejectReason::rate;
     if (!datagram_rate_.try_take(settings().rate, now)) return RejectReason::rate;
+    if (ip) datagram_sources_.take(key, datagram_source_rate_, now);
     return std::nullopt;
 }
 

@@ -27,8 +27,10 @@
 #include <vector>
 
 #include "net/peer_credentials.hpp"
+#include "server/ip_hash.hpp"
 #include "server/log_limiter.hpp"
 #include "server/reject_reason.hpp"
+#include "server/source_buckets.hpp"
 #include "server/token_bucket.hpp"
 #include "switchboard/config.hpp"
 #include "switchboard/net/cidr.hpp"
@@ -146,8 +148,11 @@ public:
     void release(GlobalAdmission& global, const AdmissionTicket& ticket, std::uint64_t now);
 
     // One datagram (a UDP built-in's, or the one that wakes a UDP wait
-    // service): allow/deny and the rate, counted per datagram in a bucket of
-    // its own. Nothing is counted as a connection.
+    // service): allow/deny, the per-source rate and the service's rate,
+    // counted per datagram in buckets of their own. Nothing is counted as a
+    // connection. The per-source rate is source_rate, or for a built-in
+    // without one k_builtin_datagram_source_rate; its table has a fixed
+    // size (SourceBuckets).
     [[nodiscard]] std::optional<RejectReason> admit_datagram(const net::SockAddr& peer, std::uint64_t now);
 
     // Children of an exec service, counted from spawn to exit, whether or
@@ -186,10 +191,6 @@ private:
         std::uint32_t connections = 0;
         TokenBucket bucket;
     };
-    struct IpHash {
-        std::uint64_t seed = 0;
-        std::size_t operator()(const net::IpAddress& ip) const;
-    };
     using SourceTable = std::unordered_map<net::IpAddress, Source, IpHash>;
 
     [[nodiscard]] const config::Admission& settings() const;
@@ -204,6 +205,8 @@ private:
     std::uint32_t children_ = 0;
     TokenBucket connection_rate_{config::Rate{}, 0};
     TokenBucket datagram_rate_{config::Rate{}, 0};
+    config::Rate datagram_source_rate_;
+    SourceBuckets datagram_sources_;
     SourceTable sources_;
     std::size_t idle_sources_ = 0;  // entries with no connection (their bucket is refilling)
     std::size_t max_idle_sources_;

@@ -1,9 +1,10 @@
 // Server::apply: making a configuration the running one. Start and reload
 // are the same operation: bind what is new, keep what is unchanged (the same
 // fd, so no connection is refused), then retire what is gone. Any bind
-// failure undoes the new binds and leaves the running state untouched.
+// failure undoes the new binds and leaves the running state untouched (an
+// old listener that gave its address to a new overlapping one binds it
+// again: listener_moves.cpp).
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -29,28 +30,49 @@ std::string join(const std::vector<std::string>& names) {
     return out.empty() ? "-" : out;
 }
 
-// Options a bound socket can take in place.
-void update_in_place(int fd, const config::Listen& before, const config::Listen& after) {
+// Options a bound socket can take in place. A UNIX socket's mode and owner
+// go to the file this listener created and to nothing else: a path that
+// now names another file (a symlink put in its place) is left alone.
+void update_in_place(Listener& listener, const config::Listen& after) {
+    const config::Listen& before = listener.listen();
     const auto& o = after.options;
     if (after.endpoint.transport != net::Transport::udp && before.options.backlog != o.backlog) {
-        (void)::listen(fd, o.backlog);
+        (void)::listen(listener.fd(), o.backlog);
     }
-    if (after.endpoint.transport == net::Transport::unix_stream && !after.endpoint.abstract) {
-        const char* path = after.endpoint.host.c_str();
-        if (before.options.mode != o.mode) (void)::chmod(path, o.mode);
-        if (before.options.owner != o.owner || before.options.group != o.group) {
-            (void)!::chown(path, o.owner.value_or(static_cast<uid_t>(-1)), o.group.value_or(static_cast<gid_t>(-1)));
+    if (after.endpoint.transport != net::Transport::unix_stream || after.endpoint.abstract) return;
+    if (before.options.mode == o.mode && before.options.owner == o.owner && before.options.group == o.group) return;
+    std::string why;
+    if (listener.file().path.empty()) {
+        why = "is not a file the server created (passed in by systemd): left alone";
+    } else if (net::set_socket_file_access(listener.file(), o, why) == 0) {
+        return;
+    }
+    log::warning("socket-mode-not-changed", {{"address", after.endpoint.to_string()}, {"error", why}});
+}
+
+// The name of the service that listens on `l`, or "" when none does.
+std::string service_of(const config::Config& c, const config::Listen& l) {
+    for (const auto& [name, service] : c.services) {
+        for (const auto& each : service.listen) {
+            if (each.endpoint == l.endpoint) return name;
         }
     }
+    return "";
 }
 
 std::string owner_of(const config::Config& c, const config::Listen& l) {
+    std::string name = service_of(c, l);
+    return name.empty() ? "listener" : "service " + name;
+}
+
+// What PassedSockets matches LISTEN_FDNAMES against.
+std::map<std::string, std::vector<std::string>> passed_keys_by_service(const config::Config& c) {
+    std::map<std::string, std::vector<std::string>> out;
     for (const auto& [name, service] : c.services) {
-        for (const auto& each : service.listen) {
-            if (each.endpoint == l.endpoint) return "service " + name;
-        }
+        auto& keys = out[name];
+        for (const auto& l : service.listen) keys.push_back(passed_key(l));
     }
-    return "listener";
+    return out;
 }
 
 }  // namespace
@@ -72,13 +94,15 @@ ApplyReport Server::apply(const config::Config& next, double load_milliseconds) 
         if (!next_log) report.errors.push_back("log: " + error);
     }
     std::vector<Listener*> fresh;
+    std::vector<Listener*> released;  // old listeners that gave their address to a new one (listener_moves.cpp)
     if (report.ok()) {
+        passed_.expect_services(passed_keys_by_service(next));
         for (const auto& l : plan.bind) {
             net::BoundSocket bound;
             std::string error;
             Listener* listener = nullptr;
             // A socket systemd passed for this address is adopted, not bound over.
-            if (passed_.take(l, bound) || net::bind_listener(l, bound, error) == 0) {
+            if (passed_.take(l, service_of(next, l), bound) || bind_moving(plan, l, bound, released, error) == 0) {
                 listener = Listener::adopt(loop_, l, bound, error);
             }
             if (listener == nullptr) {
@@ -95,6 +119,7 @@ ApplyReport Server::apply(const config::Config& next, double load_milliseconds) 
         if (!error.empty()) report.errors.push_back("the metrics listener: " + error);
     }
     if (!report.ok()) {
+        undo_moves(fresh, released);
         for (Listener* l : fresh) l->close(true);
         if (metrics.fresh) metrics.next->close(true);
         log::error(generation_ == 0 ? "start-failed" : "reload-failed", {{"errors", report.errors.size()}});
@@ -117,7 +142,7 @@ ApplyReport Server::apply(const config::Config& next, double load_milliseconds) 
     for (const auto& l : plan.update) {
         Listener* listener = running(l.endpoint.to_string());
         if (listener == nullptr) continue;
-        update_in_place(listener->fd(), listener->listen(), l);
+        update_in_place(*listener, l);
         listener->update(l);
         next_listeners[l.endpoint.to_string()] = listener;
     }
@@ -191,6 +216,7 @@ ApplyReport Server::apply(const config::Config& next, double load_milliseconds) 
             if (intake != services::Intake::hand_off) retire_waiter(l, config_.drain_grace);
         }
     }
+    note_udp_listeners();
     refresh_all_pauses();
     update_fd_pause();
 

@@ -1,9 +1,11 @@
 // Readiness without accept: UDP listeners, whose datagrams a kind answers
 // inline (built-ins), and hand-off listeners, whose socket goes to a
 // wait-mode child (wait_handoff.cpp). Datagrams are admitted one by one
-// (reflection, allow/deny, rates); nothing here keeps state between them.
+// (one of our own addresses, reflection, allow/deny, rates); nothing here
+// keeps state between them but the rate buckets.
 #include <sys/socket.h>
 
+#include "net/socket.hpp"
 #include "server/server.hpp"
 
 namespace sb::server {
@@ -24,13 +26,26 @@ void Server::on_ready(Listener& listener) {
 
 bool Server::admit_datagram(ServiceRuntime& service, const net::SockAddr& peer) {
     std::optional<RejectReason> refused;
-    if (service.kind->refuses_datagram_from(peer)) {
+    std::uint64_t now = uv_now(loop_);
+    if (own_udp_.contains(peer, now)) {
+        // Answering would make two of our services (or one with itself)
+        // answer each other forever.
+        refused = RejectReason::own_address;
+    } else if (service.kind->refuses_datagram_from(peer)) {
         refused = RejectReason::reflection;
     } else {
-        refused = service.admission.admit_datagram(peer, uv_now(loop_));
+        refused = service.admission.admit_datagram(peer, now);
     }
     if (refused) count_reject(service, peer, *refused);
     return !refused;
+}
+
+void Server::note_udp_listeners() {
+    std::vector<net::SockAddr> bound;
+    for (const auto& [key, listener] : listeners_) {
+        if (listener->is_datagram()) bound.push_back(net::local_address(listener->fd()));
+    }
+    own_udp_.set_listeners(bound);
 }
 
 void Server::serve_datagrams(Listener& listener, ServiceRuntime& service) {

@@ -1,6 +1,13 @@
 // Listener: a service's pause reasons and handler over an io::Acceptor.
 #include "server/listener.hpp"
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 namespace sb::server {
 
 Listener::Listener(const config::Listen& listen, io::Acceptor* acceptor) : listen_(listen), acceptor_(acceptor) {}
@@ -14,10 +21,10 @@ Listener* Listener::adopt(uv_loop_t* loop, const config::Listen& listen, net::Bo
     acceptor->set_handoff(self->is_datagram());
     io::Acceptor::Events events;
     events.accepted = [self](Fd fd, const net::SockAddr& peer) {
-        if (self->handler_ != nullptr) self->handler_->on_accepted(*self, std::move(fd), peer);
+        if (self->handler_ != nullptr && !self->released_) self->handler_->on_accepted(*self, std::move(fd), peer);
     };
     events.ready = [self] {
-        if (self->handler_ != nullptr) self->handler_->on_ready(*self);
+        if (self->handler_ != nullptr && !self->released_) self->handler_->on_ready(*self);
     };
     events.failed = [self](int err) {
         if (self->handler_ != nullptr && io::Acceptor::out_of_resources(err)) {
@@ -33,9 +40,41 @@ void Listener::set_pause_reasons(std::uint8_t reasons) {
     update_watch();
 }
 
-// The acceptor watches exactly while the listener serves; a handler that
-// pauses the listener mid-loop stops the accepting at once.
-void Listener::update_watch() { (void)acceptor_->watch(serving()); }
+// The acceptor watches exactly while the listener serves (and holds its
+// address); a handler that pauses the listener mid-loop stops the
+// accepting at once.
+void Listener::update_watch() { (void)acceptor_->watch(serving() && !released_); }
+
+int Listener::release_address() {
+    if (released_) return 0;
+    if (listen_.endpoint.transport == net::Transport::unix_stream) return -EINVAL;
+    (void)acceptor_->watch(false);  // epoll forgets the fd before its socket changes
+    int fd = acceptor_->fd();
+    int family = net::local_address(fd).family();
+    Fd unbound(::socket(family, (is_datagram() ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!unbound || ::dup3(unbound.get(), fd, O_CLOEXEC) < 0) {
+        int err = errno;
+        update_watch();
+        return -err;
+    }
+    released_ = true;
+    return 0;
+}
+
+int Listener::restore_address(std::string& error) {
+    if (!released_) return 0;
+    net::BoundSocket bound;
+    if (int rc = net::bind_listener(listen_, bound, error); rc < 0) return rc;
+    Fd fresh(bound.fd);
+    if (::dup3(fresh.get(), acceptor_->fd(), O_CLOEXEC) < 0) {
+        int err = errno;
+        error = std::string("cannot put the socket back: ") + std::strerror(err);
+        return -err;
+    }
+    released_ = false;
+    update_watch();
+    return 0;
+}
 
 void Listener::close(bool remove_file, std::function<void()> done) {
     handler_ = nullptr;

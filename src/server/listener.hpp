@@ -76,12 +76,25 @@ public:
     [[nodiscard]] int fd() const { return acceptor_->fd(); }
     [[nodiscard]] const config::Listen& listen() const { return listen_; }
     [[nodiscard]] const net::Endpoint& endpoint() const { return listen_.endpoint; }
+    // The UNIX socket file it created (empty path: none).
+    [[nodiscard]] const net::SocketFile& file() const { return acceptor_->file(); }
     [[nodiscard]] bool is_datagram() const { return listen_.endpoint.transport == net::Transport::udp; }
     // Hand-off mode: never accept; tell the handler the socket is ready.
     void set_handoff(bool handoff) { acceptor_->set_handoff(handoff || is_datagram()); }
     // Accept in blocking mode: for io "socket", whose connections go
     // straight to a child that expects a blocking socket.
     void set_accept_blocking(bool blocking) { acceptor_->set_accept_blocking(blocking); }
+
+    // Moves between overlapping addresses (listener_moves.cpp): gives up
+    // the address at once, by putting an unbound socket of the same kind in
+    // place of the bound one under the same fd number (so the poll handle
+    // stays valid), and watches nothing until restore_address() or close().
+    // TCP and UDP only; returns 0 or a negative errno.
+    [[nodiscard]] int release_address();
+    // After a failed move: binds the address again under the same fd number
+    // and watches as before. Returns 0, or a negative errno with `error` set.
+    [[nodiscard]] int restore_address(std::string& error);
+    [[nodiscard]] bool address_released() const { return released_; }
 
     // Stops watching, closes the fd, removes a UNIX socket file this
     // listener created when `remove_file`, and frees itself. `done` runs
@@ -98,6 +111,7 @@ private:
     config::Listen listen_;
     io::Acceptor* acceptor_;  // frees itself in close()
     std::uint8_t pause_reasons_ = k_pause_starting;
+    bool released_ = false;  // release_address(): the fd holds an unbound socket
     ListenerHandler* handler_ = nullptr;
 };
 

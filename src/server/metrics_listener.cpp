@@ -19,7 +19,7 @@ Server::MetricsSwap Server::prepare_metrics_listener(const config::Config& next,
     config::Listen listen;
     listen.endpoint = *next.metrics.listen;
     net::BoundSocket bound;
-    if (!passed_.take(listen, bound) && net::bind_listener(listen, bound, error) != 0) return swap;
+    if (!passed_.take(listen, "", bound) && net::bind_listener(listen, bound, error) != 0) return swap;
     swap.next = Listener::adopt(loop_, listen, bound, error);
     swap.fresh = swap.next != nullptr;
     return swap;

@@ -16,6 +16,7 @@ enum class RejectReason : std::uint8_t {
     max_children,
     fd_budget,        // the server is keeping its last fds for children and reloads
     reflection,       // UDP source that looks like reflection
+    own_address,      // UDP source that is one of the server's own listeners
     count_
 };
 inline constexpr std::size_t k_reject_reasons = static_cast<std::size_t>(RejectReason::count_);
@@ -29,6 +30,7 @@ constexpr std::string_view reject_reason_name(RejectReason reason) {
         case RejectReason::max_children: return "max_children";
         case RejectReason::fd_budget: return "fd_budget";
         case RejectReason::reflection: return "reflection";
+        case RejectReason::own_address: return "own_address";
         case RejectReason::count_: break;
     }
     return "unknown";

@@ -28,6 +28,7 @@
 #include "server/connection.hpp"
 #include "server/fd_budget.hpp"
 #include "server/listener.hpp"
+#include "server/own_addresses.hpp"
 #include "server/server_control.hpp"
 #include "server/service_runtime.hpp"
 #include "server/socket_activation.hpp"
@@ -40,6 +41,8 @@ class WaitService;
 }
 
 namespace sb::server {
+
+struct ReloadPlan;
 
 class Server final : public ListenerHandler, public ServerControl {
 public:
@@ -130,6 +133,8 @@ private:
     void serve_datagrams(Listener& listener, ServiceRuntime& service);
     [[nodiscard]] bool admit_datagram(ServiceRuntime& service, const net::SockAddr& peer);
     [[nodiscard]] bool admit_wait_datagram(Listener& listener, ServiceRuntime& service);
+    // The addresses of every UDP listener, for admit_datagram (after each apply).
+    void note_udp_listeners();
 
     // wait_handoff.cpp: wait-mode services, one per listening socket.
     // A wait-mode service on one listener.
@@ -164,6 +169,13 @@ private:
     void refresh_pauses(ServiceRuntime& service);
     void refresh_all_pauses();
     void update_fd_pause();
+
+    // listener_moves.cpp: a reload that moves a service between overlapping
+    // TCP or UDP addresses (127.0.0.1:P to *:P) frees the old address just
+    // before binding the new one, and puts it back if the reload fails.
+    [[nodiscard]] int bind_moving(const ReloadPlan& plan, const config::Listen& listen, net::BoundSocket& bound,
+                                  std::vector<Listener*>& released, std::string& error);
+    void undo_moves(const std::vector<Listener*>& fresh, const std::vector<Listener*>& released);
 
     // metrics_listener.cpp: metrics.listen, bound, kept or moved with the
     // rest of the listener set by apply(), served by metrics_handler_.
@@ -210,6 +222,7 @@ private:
     // exited). Owned here; each WaitService frees itself once closed, and
     // its Waiter is freed in that close's callback.
     std::vector<std::unique_ptr<Waiter>> waiters_;
+    OwnAddresses own_udp_;    // our UDP listeners' addresses: never answered
     GlobalAdmission global_;  // limits.max_connections and max_children, all services together
     FdBudget fd_budget_;
     bool fd_backoff_ = false;  // accept4 ran out of fds: paused until fd_pause_timer_ fires

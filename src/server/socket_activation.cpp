@@ -98,11 +98,22 @@ PassedSockets PassedSockets::from_fds(int first, int count, const std::vector<st
     return out;
 }
 
-bool PassedSockets::take(const net::Listen& listen, net::BoundSocket& out) {
+void PassedSockets::expect_services(std::map<std::string, std::vector<std::string>> listeners_by_service) {
+    services_ = std::move(listeners_by_service);
+}
+
+bool PassedSockets::take(const net::Listen& listen, std::string_view service, net::BoundSocket& out) {
     std::string key = passed_key(listen);
     if (key.empty()) return false;
     for (PassedSocket& s : sockets_) {
         if (s.address != key || !s.fd) continue;
+        // Named after a service: that service's, whoever else has the address.
+        if (s.name != service && services_.contains(s.name)) {
+            log::warning("socket-not-adopted",
+                         {{"address", key}, {"name", s.name}, {"service", service.empty() ? "-" : std::string(service)},
+                          {"reason", "it is named after service " + s.name + ", not this one"}});
+            continue;
+        }
         int dup = ::fcntl(s.fd.get(), F_DUPFD_CLOEXEC, 0);
         if (dup < 0) return false;
         int flags = ::fcntl(dup, F_GETFL);
@@ -111,10 +122,20 @@ bool PassedSockets::take(const net::Listen& listen, net::BoundSocket& out) {
         out.fd = dup;  // never created_file: the socket file is systemd's
         if (!s.adopted) {
             log::info("socket-adopted", {{"address", key}, {"name", s.name.empty() ? "-" : s.name},
+                                         {"service", service.empty() ? "-" : std::string(service)},
+                                         {"matched", s.name == service ? "name,address" : "address"},
                                          {"fd", static_cast<long>(s.fd.get())}});
         }
         s.adopted = true;
         return true;
+    }
+    return false;
+}
+
+bool PassedSockets::holds(const net::Listen& listen) const {
+    std::string key = passed_key(listen);
+    for (const PassedSocket& s : sockets_) {
+        if (!key.empty() && s.address == key && s.fd) return true;
     }
     return false;
 }
@@ -126,8 +147,15 @@ void PassedSockets::close_unadopted() {
             kept.push_back(std::move(s));
             continue;
         }
+        std::string why = "no listener is configured at its address";
+        if (auto named = services_.find(s.name); named != services_.end()) {
+            std::string theirs;
+            for (const auto& k : named->second) theirs += (theirs.empty() ? "" : ",") + k;
+            why = "it is named after service " + s.name + ", whose listeners (" + (theirs.empty() ? "-" : theirs) +
+                  ") are not at its address; no other service may take it";
+        }
         log::warning("socket-unused", {{"fd", static_cast<long>(s.fd.get())}, {"name", s.name.empty() ? "-" : s.name},
-                                       {"address", s.address.empty() ? "-" : s.address}});
+                                       {"address", s.address.empty() ? "-" : s.address}, {"reason", why}});
     }  // the unadopted ones close here
     sockets_ = std::move(kept);
 }

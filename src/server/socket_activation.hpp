@@ -4,7 +4,10 @@
 //
 // The server adopts them instead of binding (DESIGN.md §6, §8): a configured
 // listener takes the passed socket of the same kind (family and SO_TYPE)
-// bound to the same address (getsockname), as a duplicate. The originals
+// bound to the same address (getsockname), as a duplicate. A socket whose
+// LISTEN_FDNAMES name (FileDescriptorName=) is the name of a configured
+// service is that service's alone: only its listener of the same address
+// takes it, and if it has none, nobody does and the log says why. The originals
 // stay here, open and unwatched, for the life of the process, so a reload
 // that drops a service closes only its duplicate: the socket systemd owns
 // keeps its address, and a reload that brings the service back adopts it
@@ -14,7 +17,9 @@
 // loop runs).
 #pragma once
 
+#include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "net/socket.hpp"
@@ -41,9 +46,19 @@ public:
     // The same for the fds `first`..`first + count - 1` (tests).
     static PassedSockets from_fds(int first, int count, const std::vector<std::string>& names);
 
+    // The services of the configuration about to be applied, each with
+    // the passed_key() of its listeners: names in LISTEN_FDNAMES are
+    // matched against them.
+    void expect_services(std::map<std::string, std::vector<std::string>> listeners_by_service);
+
     // A duplicate (non-blocking, CLOEXEC) of the passed socket that fits
-    // `listen`, in `out`; false when none does (then bind as usual).
-    [[nodiscard]] bool take(const net::Listen& listen, net::BoundSocket& out);
+    // `listen` of `service` ("" for a listener of no service), in `out`;
+    // false when none does (then bind as usual).
+    [[nodiscard]] bool take(const net::Listen& listen, std::string_view service, net::BoundSocket& out);
+
+    // True when a passed socket (kept open here) is bound to `listen`'s
+    // address: no other socket can take that address while we run.
+    [[nodiscard]] bool holds(const net::Listen& listen) const;
 
     // Logs the sockets no listener took; closes them and forgets them.
     void close_unadopted();
@@ -53,6 +68,7 @@ public:
 
 private:
     std::vector<PassedSocket> sockets_;
+    std::map<std::string, std::vector<std::string>> services_;  // from expect_services()
 };
 
 // The address `listen` binds, in the spelling PassedSocket::address uses,

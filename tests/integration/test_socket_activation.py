@@ -6,6 +6,7 @@ logged and closed; a listener with no passed socket is bound as usual; a
 reload that drops a service keeps the passed socket open (connections
 queue, nothing is refused) and a reload that brings it back serves them."""
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -98,6 +99,50 @@ class SocketActivationTests(unittest.TestCase):
         self.assertEqual(server.stop(), 0)
         # The socket file belongs to whoever passed it: not removed by us.
         self.assertTrue(os.path.exists(path))
+
+    def test_a_socket_named_after_a_service_is_matched_to_it_by_name_and_address(self):
+        echo, daytime = harness.free_port(), harness.free_port()
+        path = os.path.join(self.tmp, "echo.sock")
+        config = base_config({
+            "echo": builtin_service("echo", [f"tcp://127.0.0.1:{echo}", f"unix:{path}"]),
+            "daytime": builtin_service("daytime", [f"tcp://127.0.0.1:{daytime}"]),
+        }, control={"socket": self.sock})
+        server = self.activated(config, [f"127.0.0.1:{daytime}", path, f"127.0.0.1:{echo}"],
+                                names=["daytime", "echo", "echo"])
+        trigger = harness.connect(("127.0.0.1", echo))
+        self.addCleanup(trigger.close)
+        trigger.sendall(b"go")
+        self.assertEqual(harness.recv_exactly(trigger, 2), b"go")
+        server.wait_for(r"\bready\b")
+        for service, address in (("echo", f"tcp://127.0.0.1:{echo}"), ("echo", f"unix:{path}"),
+                                 ("daytime", f"tcp://127.0.0.1:{daytime}")):
+            line = server.wait_for(r"socket-adopted .*address=%s\b" % re.escape(address))
+            self.assertIn(f"service={service}", line)
+            self.assertIn("matched=name,address", line)
+        self.assertTrue(harness.echo_answers(path))
+        with harness.connect(("127.0.0.1", daytime)) as s:
+            self.assertRegex(harness.recv_until_eof(s).decode(), r"\d{4}")
+        trigger.close()
+        self.assertEqual(server.stop(), 0)
+
+    def test_a_socket_named_after_another_service_is_not_taken_by_address(self):
+        # FileDescriptorName= says whose socket it is: a socket named
+        # "daytime" bound to echo's address is a mistake in the units, and
+        # echo must not serve on it as if nothing were wrong. Before names
+        # were read, echo adopted it.
+        echo, daytime = harness.free_port(), harness.free_port()
+        config = base_config({
+            "echo": builtin_service("echo", [f"tcp://127.0.0.1:{echo}"]),
+            "daytime": builtin_service("daytime", [f"tcp://127.0.0.1:{daytime}"]),
+        }, control={"socket": self.sock})
+        server = self.activated(config, [f"127.0.0.1:{echo}"], names=["daytime"])
+        trigger = socket.create_connection(("127.0.0.1", echo), timeout=5)
+        self.addCleanup(trigger.close)
+        self.assertNotEqual(server.wait_exit(), 0)
+        log = server.log_text()
+        self.assertRegex(log, rf"socket-not-adopted address=tcp://127\.0\.0\.1:{echo} name=daytime service=echo")
+        self.assertRegex(log, rf"service echo: cannot bind tcp://127\.0\.0\.1:{echo}")
+        self.assertNotIn("socket-adopted", log)
 
     def test_sockets_meant_for_another_process_are_ignored(self):
         port = harness.free_port()

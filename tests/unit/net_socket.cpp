@@ -128,3 +128,50 @@ TEST_CASE("a socket file is removed only while it is still the one this listener
     ::close(bound.fd);
     ::close(again.fd);
 }
+
+TEST_CASE("a socket file gets its mode at once, under the caller's umask restored") {
+    TempDir dir{"sb-socket"};
+    std::string path = dir.path + "/s.sock";
+    auto listen = unix_listen(path);
+    listen.options.mode = 0660;
+    mode_t before = ::umask(0);
+    net::BoundSocket bound;
+    std::string error;
+    REQUIRE_MESSAGE(net::bind_listener(listen, bound, error) == 0, error);
+    CHECK(::umask(before) == 0);  // the server's own umask is back
+    struct stat st{};
+    REQUIRE(::lstat(path.c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0660);
+    CHECK(st.st_uid == ::geteuid());
+
+    // Later changes reach that socket only: not a symlink put in its place.
+    listen.options.mode = 0600;
+    CHECK(net::set_socket_file_access(bound.file, listen.options, error) == 0);
+    REQUIRE(::lstat(path.c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0600);
+    std::string target = dir.path + "/target";
+    int t = ::open(target.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    REQUIRE(t >= 0);
+    ::close(t);
+    REQUIRE(::unlink(path.c_str()) == 0);
+    REQUIRE(::symlink(target.c_str(), path.c_str()) == 0);
+    listen.options.mode = 0666;
+    CHECK(net::set_socket_file_access(bound.file, listen.options, error) == -ESTALE);
+    REQUIRE(::stat(target.c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0600);
+    ::close(bound.fd);
+}
+
+TEST_CASE("a socket directory another user could write to is refused at bind time") {
+    TempDir dir{"sb-socket"};
+    std::string sub = dir.path + "/open";
+    REQUIRE(::mkdir(sub.c_str(), 0755) == 0);
+    REQUIRE(::chmod(sub.c_str(), 0777) == 0);
+    net::BoundSocket bound;
+    std::string error;
+    CHECK(net::bind_listener(unix_listen(sub + "/s.sock"), bound, error) == -EPERM);
+    CHECK(error.find("writable by other users") != std::string::npos);
+    REQUIRE(::chmod(sub.c_str(), 01777) == 0);  // sticky, like /tmp: accepted
+    REQUIRE_MESSAGE(net::bind_listener(unix_listen(sub + "/s.sock"), bound, error) == 0, error);
+    ::close(bound.fd);
+}

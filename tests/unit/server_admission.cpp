@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "server/admission.hpp"
+#include "server/source_buckets.hpp"
 
 using sb::config::Admission;
 using sb::config::OnLimit;
@@ -529,6 +530,53 @@ TEST_CASE("datagrams: allow/deny and a datagram rate, per packet") {
     CHECK(f.connect("10.0.0.1") == admitted);
     CHECK(f.connect("10.0.0.2") == admitted);
     CHECK(f.connect("10.0.0.3") == RejectReason::rate);
+}
+
+TEST_CASE("datagrams: a UDP built-in answers each source at a default rate, source_rate replaces it") {
+    Fixture builtin([](Admission&) {});
+    const Rate d = sb::config::k_builtin_datagram_source_rate;
+    for (int i = 0; i < static_cast<int>(d.burst); ++i) REQUIRE(builtin.admission.admit_datagram(peer("10.0.0.1"), builtin.now) == admitted);
+    CHECK(builtin.admission.admit_datagram(peer("10.0.0.1"), builtin.now) == RejectReason::rate);
+    CHECK(builtin.admission.admit_datagram(peer("::ffff:10.0.0.1"), builtin.now) == RejectReason::rate);
+    CHECK(builtin.admission.admit_datagram(peer("10.0.0.2"), builtin.now) == admitted);  // a bucket of its own
+    builtin.now += static_cast<std::uint64_t>(1000 / d.per_second);
+    CHECK(builtin.admission.admit_datagram(peer("10.0.0.1"), builtin.now) == admitted);
+
+    Fixture own([](Admission& a) { a.source_rate = Rate{1000, 1000}; });
+    for (int i = 0; i < 500; ++i) REQUIRE(own.admission.admit_datagram(peer("10.0.0.1"), own.now) == admitted);
+
+    // Exec (wait) services get no default: their child decides.
+    Fixture exec([](Admission&) {}, true);
+    for (int i = 0; i < 500; ++i) REQUIRE(exec.admission.admit_datagram(peer("10.0.0.1"), exec.now) == admitted);
+}
+
+TEST_CASE("datagrams: a source over its rate does not spend the service's tokens") {
+    Fixture f([](Admission& a) {
+        a.rate = Rate{1, 5};
+        a.source_rate = Rate{1, 1};
+    });
+    CHECK(f.admission.admit_datagram(peer("10.0.0.1"), f.now) == admitted);
+    for (int i = 0; i < 10; ++i) CHECK(f.admission.admit_datagram(peer("10.0.0.1"), f.now) == RejectReason::rate);
+    for (int i = 2; i <= 5; ++i) CHECK(f.admission.admit_datagram(peer("10.0.0." + std::to_string(i)), f.now) == admitted);
+}
+
+TEST_CASE("datagram sources: a fixed-size table, the longest unseen source evicted") {
+    sb::server::SourceBuckets table;
+    const Rate rate{1, 1};
+    std::uint64_t now = 1000;
+    CHECK(table.size() == 0);
+    REQUIRE(table.has_token(ip("10.0.0.1"), rate, now));
+    table.take(ip("10.0.0.1"), rate, now);
+    CHECK_FALSE(table.has_token(ip("10.0.0.1"), rate, now));
+    // A flood of forged sources: the table never grows past its size.
+    for (int i = 0; i < 100000; ++i) {
+        auto source = ip("11." + std::to_string((i >> 16) & 255) + "." + std::to_string((i >> 8) & 255) + "." +
+                         std::to_string(i & 255));
+        if (table.has_token(source, rate, now + 1 + static_cast<std::uint64_t>(i) / 1000)) table.take(source, rate, now);
+    }
+    CHECK(table.size() == sb::server::SourceBuckets::k_slots);
+    // 10.0.0.1 was seen longest ago: evicted, it is back with a full bucket.
+    CHECK(table.has_token(ip("10.0.0.1"), rate, now + 200));
 }
 
 // ---- the per-source table stays small ----------------------------------------------

@@ -13,6 +13,7 @@
 #include "control/protocol.hpp"
 #include "log/log.hpp"
 #include "net/socket.hpp"
+#include "sys/faults.hpp"
 
 namespace sb::control {
 namespace {
@@ -131,7 +132,7 @@ ControlServer::Acceptor* ControlServer::bind(const config::Listen& listen, std::
 
 void ControlServer::accept_from(Acceptor& acceptor) {
     for (int i = 0; i < k_accepts_per_wakeup; ++i) {
-        Fd fd(::accept4(acceptor.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+        Fd fd(sys::accept4(acceptor.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
         if (!fd) {
             int err = errno;
             if (err == EINTR || err == ECONNABORTED) continue;

@@ -19,6 +19,9 @@ StatusView snapshot_status(const server::ServerControl& server, const ReloadHist
     s.children = snapshot.children;
     s.services = snapshot.services;
     s.stopping = snapshot.stopping;
+    s.accept_failures = snapshot.accept_failures;
+    s.fd_budget_pauses = snapshot.fd_budget_pauses;
+    s.fd_budget_paused = snapshot.fd_budget_paused;
     s.reloads = reloads;
     return s;
 }

@@ -1,6 +1,7 @@
 // Listening sockets bound by hand (see socket.hpp).
 #include "net/socket.hpp"
 
+#include "sys/faults.hpp"
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -92,7 +93,7 @@ int bind_unix(const Listen& listen, BoundSocket& out, std::string& error) {
     Fd owned(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     int fd = owned.get();
     if (fd < 0) return fail(errno, error, listen, "create a socket for");
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&sun), len) != 0) {
+    if (sys::bind(fd, reinterpret_cast<sockaddr*>(&sun), len) != 0) {
         int err = errno;
         owned.reset();
         return fail(err, error, listen, "bind");
@@ -111,7 +112,7 @@ int bind_unix(const Listen& listen, BoundSocket& out, std::string& error) {
             return fail(err, error, listen, "set mode/owner of");
         }
     }
-    if (::listen(fd, listen.options.backlog) != 0) {
+    if (sys::listen(fd, listen.options.backlog) != 0) {
         int err = errno;
         owned.reset();
         if (out.created_file) ::unlink(ep.host.c_str());
@@ -162,12 +163,12 @@ int bind_listener(const Listen& listen, BoundSocket& out, std::string& error) {
         owned.reset();
         return fail(err, error, listen, "set socket options for");
     }
-    if (::bind(fd, addr->get(), addr->length) != 0) {
+    if (sys::bind(fd, addr->get(), addr->length) != 0) {
         int err = errno;
         owned.reset();
         return fail(err, error, listen, "bind");
     }
-    if (type == SOCK_STREAM && ::listen(fd, o.backlog) != 0) {
+    if (type == SOCK_STREAM && sys::listen(fd, o.backlog) != 0) {
         int err = errno;
         owned.reset();
         return fail(err, error, listen, "listen on");

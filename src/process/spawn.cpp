@@ -6,6 +6,7 @@
 
 #include "process/spawn_plan.hpp"
 
+#include "sys/faults.hpp"
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -15,6 +16,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 namespace sb::process {
 namespace {
@@ -91,9 +93,10 @@ int Spawner::spawn(const SpawnRequest& request, Spawned& out, std::string& error
     detail::plan_rlimits(plan, request.attributes, rlimits_);
     if (request.attributes != nullptr) detail::plan_attributes(plan, *request.attributes, groups_);
 
-    if (injected_clone_error_ != 0) {
-        int err = injected_clone_error_;
-        injected_clone_error_ = 0;
+    int injected = std::exchange(injected_clone_error_, 0);
+    if (injected == 0) injected = sys::fault(sys::Call::spawn);
+    if (injected != 0) {
+        int err = injected;
         error = sentence("clone", err);
         return -err;
     }
@@ -130,15 +133,21 @@ int Spawner::spawn(const SpawnRequest& request, Spawned& out, std::string& error
         error = detail::describe_failure(plan, request);
         return -plan.failed_errno;
     }
+    // The pidfd came with clone (Linux 5.2+) or is opened now; a fault
+    // injected as pidfd_open (sys/faults.hpp) stands for either failing.
+    int pidfd_error = 0;
+    if (pidfd >= 0 && (pidfd_error = sys::fault(sys::Call::pidfd_open)) != 0) {
+        close(pidfd);
+        pidfd = -1;
+    } else if (pidfd < 0) {
+        pidfd = sys::pidfd_open(pid, 0);
+        if (pidfd < 0) pidfd_error = errno;
+    }
     if (pidfd < 0) {
-        pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-        if (pidfd < 0) {
-            int err = errno;
-            kill(pid, SIGKILL);
-            reap();
-            error = sentence("pidfd_open", err);
-            return -err;
-        }
+        kill(pid, SIGKILL);
+        reap();
+        error = sentence("pidfd_open", pidfd_error);
+        return -pidfd_error;
     }
     out.pid = pid;
     out.pidfd = pidfd;

@@ -7,6 +7,8 @@
 #include "log/log.hpp"
 #include "server/server.hpp"
 
+#include <cstring>
+
 namespace sb::server {
 namespace {
 
@@ -69,6 +71,10 @@ void Server::connection_done(Connection& connection, const services::Outcome& ou
                            {"in", session.bytes_in()}, {"out", session.bytes_out()}, {"reason", outcome.reason},
                            {"pid", static_cast<long>(outcome.pid)}, {"exit", outcome.exit_code},
                            {"signal", outcome.signal}});
+        if (outcome.error != 0) {
+            log::warning("conn-error", {{"service", service.name()}, {"peer", c->peer.to_string()},
+                                        {"error", std::strerror(outcome.error)}});
+        }
     } else {
         log::info("conn", {{"service", service.name()}, {"peer", c->peer.to_string()}, {"duration", seconds},
                            {"in", session.bytes_in()}, {"out", session.bytes_out()}, {"reason", outcome.reason}});

@@ -1,6 +1,7 @@
 // Listener: accept4 with a budget, pause reasons, and a careful close.
 #include "server/listener.hpp"
 
+#include "sys/faults.hpp"
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -46,7 +47,7 @@ void Listener::on_readable() {
     for (int i = 0; i < k_accept_budget && serving() && !poll_.closing(); ++i) {
         net::SockAddr peer;
         peer.length = sizeof peer.storage;
-        Fd fd(::accept4(fd_.get(), peer.get(), &peer.length,
+        Fd fd(sys::accept4(fd_.get(), peer.get(), &peer.length,
                         accept_blocking_ ? SOCK_CLOEXEC : SOCK_NONBLOCK | SOCK_CLOEXEC));
         if (!fd) {
             int err = errno;

@@ -4,10 +4,14 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
+#include <cstdlib>
+#include <cstring>
 #include <cstdio>
 
 #include "log/log.hpp"
+#include "sys/faults.hpp"
 
 namespace sb::server {
 
@@ -46,6 +50,11 @@ int Server::start(std::string config_path) {
     if (rc == 0) rc = sigusr1_.start(loop_, SIGUSR1, [this](int) {
         for (auto* o : observers_) o->on_dump_requested();
     });
+    if (const char* faults = std::getenv("SWITCHBOARD_FAULTS"); rc == 0 && faults != nullptr && *faults != '\0') {
+        faults_file_ = faults;
+        load_faults();
+        rc = sigusr2_.start(loop_, SIGUSR2, [this](int) { load_faults(); });
+    }
     if (rc == 0) rc = sweep_timer_.init(loop_);
     if (rc == 0) rc = grace_timer_.init(loop_);
     if (rc == 0) rc = fd_pause_timer_.init(loop_);
@@ -70,6 +79,29 @@ int Server::start(std::string config_path) {
         finish_if_drained();
     });
     return 0;
+}
+
+void Server::load_faults() {
+    // A test's file of a few bytes: read in one go, on the loop.
+    std::string spec;
+    if (std::FILE* f = std::fopen(faults_file_.c_str(), "re")) {
+        char buffer[4096];
+        std::size_t n = std::fread(buffer, 1, sizeof buffer, f);
+        spec.assign(buffer, n);
+        std::fclose(f);
+    } else {
+        log::error("faults", {{"file", faults_file_}, {"error", std::strerror(errno)}});
+        return;
+    }
+    std::string error;
+    auto faults = sys::parse_faults(spec, error);
+    if (!faults) {
+        log::error("faults", {{"file", faults_file_}, {"error", error}});
+        return;
+    }
+    // Said before arming, so that a log_write fault does not swallow it.
+    log::warning("faults", {{"armed", sys::describe_faults(*faults)}});
+    sys::arm_faults(*faults);
 }
 
 void Server::print_table() const {

@@ -214,6 +214,8 @@ private:
     FdBudget fd_budget_;
     bool fd_backoff_ = false;  // accept4 ran out of fds: paused until fd_pause_timer_ fires
     bool fd_paused_ = false;   // every listener is paused for k_pause_fds
+    std::uint64_t fd_budget_pauses_ = 0;  // times fd_paused_ became true
+    std::uint64_t accept_failures_ = 0;   // on_accept_exhausted() calls
     std::vector<Connection*> graveyard_;  // freed on the next loop turn
     std::vector<ServerObserver*> observers_;
     PassedSockets passed_;                  // from systemd; open for the life of the process
@@ -228,6 +230,11 @@ private:
     ReloadState reload_;
 
     uv::Signal sigterm_, sigint_, sighup_, sigusr1_;
+    // Failures on purpose (sys/faults.hpp): SIGUSR2 re-reads the file named
+    // by $SWITCHBOARD_FAULTS; neither exists without that variable.
+    uv::Signal sigusr2_;
+    std::string faults_file_;
+    void load_faults();
     uv::Timer sweep_timer_;      // idle and duration limits, drain deadlines
     uv::Timer grace_timer_;      // shutdown grace
     uv::Timer fd_pause_timer_;   // retry accepting after EMFILE

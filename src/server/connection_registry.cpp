@@ -33,6 +33,12 @@ void Connection::on_child_exited(services::Session&, pid_t pid, int exit_code, i
     server->child_exited(*service, pid, exit_code, signal);
 }
 
+std::vector<std::string> Connection::tcpmux_names() const { return server->tcpmux_names(); }
+
+std::string Connection::tcpmux_hand_over(std::string_view name, Fd& fd) {
+    return server->tcpmux_hand_over(*this, name, fd);
+}
+
 void Server::child_spawned(ServiceRuntime& service, pid_t pid) {
     ++service.counters.spawned;
     service.admission.child_started(global_);

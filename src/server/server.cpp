@@ -115,6 +115,13 @@ void Server::print_table() const {
                           service->disabled ? " (disabled)" : "");
             out += line;
         }
+        if (const auto& mux = service->definition->tcpmux) {
+            char line[512];
+            std::snprintf(line, sizeof line, "%-20s %-6s %-40s %s%s\n", name.c_str(), "tcpmux",
+                          (mux->name + (mux->plus ? " (+)" : "")).c_str(), service->kind->describe().table.c_str(),
+                          service->disabled ? " (disabled)" : "");
+            out += line;
+        }
     }
     (void)!::write(STDERR_FILENO, out.data(), out.size());
 }

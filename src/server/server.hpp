@@ -116,6 +116,17 @@ private:
     // accept.cpp: admitting a stream connection, or turning it away.
     void reject(ServiceRuntime& service, Fd fd, const net::SockAddr& peer, RejectReason reason);
     void count_reject(ServiceRuntime& service, const net::SockAddr& peer, RejectReason reason);
+    // An admitted connection: its record, its session, started (accept.cpp).
+    void start_connection(const std::shared_ptr<ServiceRuntime>& service, Fd fd, const net::SockAddr& peer,
+                          net::Transport transport, AdmissionTicket ticket, FdLease lease, std::string greeting);
+
+public:
+    // tcpmux (tcpmux.cpp): the names on offer, and a client handed from the
+    // connection `from` to the service that answers to `name`.
+    [[nodiscard]] std::vector<std::string> tcpmux_names() const;
+    [[nodiscard]] std::string tcpmux_hand_over(Connection& from, std::string_view name, Fd& fd);
+
+private:
 
     // connection_registry.cpp: open connections, children, the timeout sweep.
     friend struct Connection;

@@ -31,7 +31,19 @@ using Duration = std::chrono::milliseconds;
 using SocketOptions = net::SocketOptions;
 using Listen = net::Listen;
 
-enum class Builtin : std::uint8_t { echo, discard, chargen, daytime, time };
+// tcpmux (RFC 1078) reads a service name and hands the client to the
+// service that answers to it (Service::tcpmux).
+enum class Builtin : std::uint8_t { echo, discard, chargen, daytime, time, tcpmux };
+
+// A service reachable through tcpmux: its name there (compared without
+// regard to case) and whether switchboard answers "+" before handing over
+// (otherwise the program answers itself).
+struct Tcpmux {
+    std::string name;
+    bool plus = false;
+
+    friend bool operator==(const Tcpmux&, const Tcpmux&) = default;
+};
 
 enum class IoMode : std::uint8_t { splice, socket };
 enum class FdStyle : std::uint8_t { inetd, systemd };
@@ -102,8 +114,9 @@ struct Timeouts {
 struct Service {
     std::string name;
     std::string file;  // the config file that defined it
-    std::vector<Listen> listen;
+    std::vector<Listen> listen;  // may be empty for a service reachable only through tcpmux
     std::variant<Builtin, Exec> action;
+    std::optional<Tcpmux> tcpmux;
     Admission admission;
     Timeouts timeouts;
     bool enabled = true;

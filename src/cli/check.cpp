@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <string>
 
+#include "config/keys.hpp"
 #include "cli/cli.hpp"
 #include "control/table.hpp"
 #include "switchboard/config/load.hpp"
@@ -11,12 +12,12 @@
 namespace sb::cli {
 namespace {
 
-constexpr const char* k_builtin_names[] = {"echo", "discard", "chargen", "daytime", "time"};
-
 std::string limit(std::uint32_t value) { return value == config::k_unlimited ? "-" : std::to_string(value); }
 
 std::string kind_of(const config::Service& s) {
-    if (const auto* b = s.builtin()) return std::string("builtin ") + k_builtin_names[static_cast<int>(*b)];
+    if (const auto* b = s.builtin()) {
+        return "builtin " + std::string(config::keys::builtins[static_cast<std::size_t>(*b)]);
+    }
     const config::Exec& e = *s.exec();
     std::string out = e.wait ? "exec-wait " : "exec ";
     out += e.argv.empty() ? std::string("?") : e.argv.front();
@@ -39,6 +40,7 @@ std::string summary(const config::Config& c) {
     for (const auto& [name, s] : c.services) {
         std::string listen;
         for (const auto& l : s.listen) listen += (listen.empty() ? "" : " ") + l.endpoint.to_string();
+        if (s.tcpmux) listen += (listen.empty() ? "tcpmux " : " tcpmux ") + s.tcpmux->name + (s.tcpmux->plus ? " (+)" : "");
         const config::Admission& a = s.admission;
         table.rows.push_back({name + (s.enabled ? "" : " (disabled)"), kind_of(s), limit(a.max_connections),
                               limit(a.per_source), rate_of(a.rate), s.exec() ? limit(a.max_children) : "",

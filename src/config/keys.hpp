@@ -36,7 +36,9 @@ inline constexpr std::array admission = {
 // The keys only a service itself may set.
 inline constexpr std::array service_only = {
     Keys{"listen"}, Keys{"socket"}, Keys{"builtin"}, Keys{"exec"}, Keys{"redirect"}, Keys{"enabled"},
+    Keys{"tcpmux"},
 };
+inline constexpr std::array tcpmux = {Keys{"name"}, Keys{"plus"}};
 
 template <std::size_t N, std::size_t M>
 constexpr std::array<Keys, N + M> join(const std::array<Keys, N>& a, const std::array<Keys, M>& b) {
@@ -65,7 +67,7 @@ inline constexpr std::array banner_file = {Keys{"file"}};
 
 // Values of the enumerated keys.
 inline constexpr std::array builtins = {Keys{"echo"}, Keys{"discard"}, Keys{"chargen"}, Keys{"daytime"},
-                                        Keys{"time"}};
+                                        Keys{"time"}, Keys{"tcpmux"}};
 inline constexpr std::array io_modes = {Keys{"splice"}, Keys{"socket"}};
 inline constexpr std::array fd_styles = {Keys{"inetd"}, Keys{"systemd"}};
 inline constexpr std::array on_limit = {Keys{"pause"}, Keys{"reject"}};

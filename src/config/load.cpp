@@ -154,9 +154,22 @@ private:
 
         std::vector<ListenSite> sites;
         if (metrics_listen) sites.push_back({"", *metrics_listen, Listen{*config_.metrics.listen, {}}});
+        // tcpmux names are compared without regard to case (RFC 1078).
+        std::map<std::string, std::string> tcpmux_names;
         for (const PendingService& pending : pending_) {
             auto service = read_service(pending.node, pending.name, defaults_, context_, sites);
-            if (service) config_.services.emplace(pending.name, std::move(*service));
+            if (!service) continue;
+            if (service->tcpmux) {
+                std::string key;
+                for (char c : service->tcpmux->name) key += static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+                auto [it, fresh] = tcpmux_names.try_emplace(key, pending.name);
+                if (!fresh) {
+                    pending.node.child("tcpmux").error("tcpmux name " + quote(service->tcpmux->name) +
+                                                       " is already service " + quote(it->second) + "'s");
+                    continue;
+                }
+            }
+            config_.services.emplace(pending.name, std::move(*service));
         }
         check_conflicts(sites);
     }

@@ -96,6 +96,41 @@ void check_wait_admission(const ObjectReader& object, const AdmissionSettings& o
     }
 }
 
+// "tcpmux": "NAME" or {"name": "NAME", "plus": true}. RFC 1078 names are
+// printable ASCII without blanks; "HELP" is the request for the list.
+std::optional<Tcpmux> read_tcpmux(const Node& node) {
+    Tcpmux out;
+    std::optional<Node> name_node;
+    if (node.is_string()) {
+        name_node = node;
+    } else {
+        ObjectReader object(node, keys::tcpmux);
+        if (!object.valid()) return std::nullopt;
+        name_node = object.get("name");
+        if (!name_node) {
+            node.error("tcpmux needs a \"name\"");
+            return std::nullopt;
+        }
+        if (auto plus = object.get("plus")) out.plus = plus->boolean().value_or(false);
+    }
+    auto name = name_node->string();
+    if (!name) return std::nullopt;
+    bool printable = !name->empty() && name->size() <= 64 &&
+                     std::all_of(name->begin(), name->end(), [](char c) { return c > ' ' && c < 127; });
+    if (!printable) {
+        name_node->error("invalid tcpmux name " + quote(*name) + "; names are 1-64 printable ASCII characters, no blanks");
+        return std::nullopt;
+    }
+    std::string upper;
+    for (char c : *name) upper += static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
+    if (upper == "HELP") {
+        name_node->error("\"HELP\" is tcpmux's request for the list of names, not a service name");
+        return std::nullopt;
+    }
+    out.name = *name;
+    return out;
+}
+
 }  // namespace
 
 std::optional<Service> read_service(const Node& node, const std::string& name, const AdmissionSettings& defaults,
@@ -139,8 +174,8 @@ std::optional<Service> read_service(const Node& node, const std::string& name, c
             service.listen.push_back(l);
             sites.push_back(ListenSite{name, entry, l});
         }
-    } else {
-        node.key_error("service " + quote(name) + " has no \"listen\" address");
+    } else if (!object.has("tcpmux")) {
+        node.key_error("service " + quote(name) + " has no \"listen\" address (nor a \"tcpmux\" name)");
     }
     if (socket) check_abstract_socket_options(*socket, service.listen);
 
@@ -165,6 +200,16 @@ std::optional<Service> read_service(const Node& node, const std::string& name, c
             service.action = std::move(*e);
             exec = std::get_if<Exec>(&service.action);
         }
+    }
+
+    if (auto tcpmux = object.get("tcpmux")) {
+        service.tcpmux = read_tcpmux(*tcpmux);
+        if (exec == nullptr || exec->wait) {
+            tcpmux->key_error("tcpmux applies to exec services without \"wait\": the client is handed to one child");
+        }
+    }
+    if (service.builtin() != nullptr && *service.builtin() == Builtin::tcpmux) {
+        for (const Node& entry : udp_entries) entry.error("tcpmux is a TCP protocol; it cannot listen on UDP");
     }
 
     AdmissionSettings own = defaults;

@@ -124,6 +124,14 @@ std::string render_metrics(const StatusView& status, const std::vector<ServiceVi
     e.family("switchboard_last_reload_duration_seconds", "gauge", "How long the last successful reload took.");
     e.sample("", status.reloads.last_milliseconds / 1000.0);
 
+    e.family("switchboard_accept_failures_total", "counter",
+             "accept4 failures for want of fds or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM); accepting pauses.");
+    e.sample("", status.accept_failures);
+    e.family("switchboard_fd_budget_pauses_total", "counter", "Times every listener paused at the fd budget.");
+    e.sample("", status.fd_budget_pauses);
+    e.family("switchboard_fd_budget_paused", "gauge", "1 while listeners are paused at the fd budget, else 0.");
+    e.sample("", std::uint64_t{status.fd_budget_paused ? 1u : 0u});
+
     e.family("switchboard_service_enabled", "gauge", "1 if the service accepts connections, else 0.");
     per_service(e, services, [](const ServiceView& s) { return s.state == "enabled" ? 1 : 0; });
     e.family("switchboard_connections_active", "gauge", "Open connections.");

@@ -173,6 +173,8 @@ std::string reply_status(const StatusView& s) {
                  {"children", s.children},
                  {"services", s.services},
                  {"stopping", s.stopping},
+                 {"accept_failures", s.accept_failures},
+                 {"fd_budget", {{"pauses", s.fd_budget_pauses}, {"paused", s.fd_budget_paused}}},
                  {"reloads", {{"succeeded", s.reloads.succeeded},
                               {"failed", s.reloads.failed},
                               {"last_ok", s.reloads.last_ok},

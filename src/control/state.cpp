@@ -21,6 +21,9 @@ StatusView snapshot_status(const server::ServerControl& server, const ControlHis
     s.stopping = snapshot.stopping;
     s.reloads = history.reloads;
     s.control_refused = history.refused;
+    s.accept_failures = snapshot.accept_failures;
+    s.fd_budget_pauses = snapshot.fd_budget_pauses;
+    s.fd_budget_paused = snapshot.fd_budget_paused;
     return s;
 }
 

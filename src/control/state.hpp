@@ -48,6 +48,9 @@ struct StatusView {
     std::uint64_t children = 0;
     std::uint64_t services = 0;
     bool stopping = false;
+    std::uint64_t accept_failures = 0;
+    std::uint64_t fd_budget_pauses = 0;
+    bool fd_budget_paused = false;
     ReloadHistory reloads;
     ControlRefusals control_refused;  // metrics only
 };

@@ -2,6 +2,8 @@
 // our own socket file (see acceptor.hpp).
 #include "io/acceptor.hpp"
 
+#include "sys/faults.hpp"
+
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -46,7 +48,7 @@ void Acceptor::on_readable() {
     for (int i = 0; i < budget_ && watching_ && !closing_; ++i) {
         net::SockAddr peer;
         peer.length = sizeof peer.storage;
-        Fd fd(::accept4(fd_.get(), peer.get(), &peer.length,
+        Fd fd(sys::accept4(fd_.get(), peer.get(), &peer.length,
                         accept_blocking_ ? SOCK_CLOEXEC : SOCK_NONBLOCK | SOCK_CLOEXEC));
         if (!fd) {
             int err = errno;

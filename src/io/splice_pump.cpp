@@ -6,6 +6,7 @@
 // poll() of both tells which, so the pump never spins on a ready fd.
 #include "io/splice_pump.hpp"
 
+#include "sys/faults.hpp"
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -17,7 +18,7 @@ namespace sb::io {
 namespace {
 
 ssize_t real_splice(int from, int to, std::size_t length, unsigned flags) {
-    return splice(from, nullptr, to, nullptr, length, flags);
+    return sys::splice(from, nullptr, to, nullptr, length, flags);
 }
 
 int socket_error(int fd, int fallback) {

@@ -1,6 +1,7 @@
 // The log's formatting and its single destination.
 #include "log/log.hpp"
 
+#include "sys/faults.hpp"
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -232,7 +233,7 @@ void write(Level level, std::string_view event, Fields fields) {
     // One write per line keeps lines whole even when children share stderr.
     std::size_t done = 0;
     while (done < line.size()) {
-        ssize_t n = ::write(d.fd(), line.data() + done, line.size() - done);
+        ssize_t n = sys::write(d.fd(), line.data() + done, line.size() - done);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;  // nowhere to report a broken log; drop the line
         done += static_cast<std::size_t>(n);

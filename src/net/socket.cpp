@@ -1,6 +1,7 @@
 // Listening sockets bound by hand (see socket.hpp).
 #include "net/socket.hpp"
 
+#include "sys/faults.hpp"
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -39,7 +40,7 @@ int bind_unix(const Listen& listen, BoundSocket& out, std::string& error) {
         sun.sun_path[0] = '\0';
         std::memcpy(sun.sun_path + 1, ep.host.data(), ep.host.size());
         auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + ep.host.size());
-        if (::bind(fd, reinterpret_cast<sockaddr*>(&sun), len) != 0) return fail(errno, error, listen, "bind");
+        if (sys::bind(fd, reinterpret_cast<sockaddr*>(&sun), len) != 0) return fail(errno, error, listen, "bind");
     } else {
         std::string why;
         if (int rc = bind_socket_file(fd, ep.host, listen.options, out.file, why); rc < 0) {
@@ -48,7 +49,7 @@ int bind_unix(const Listen& listen, BoundSocket& out, std::string& error) {
         }
         out.created_file = true;
     }
-    if (::listen(fd, listen.options.backlog) != 0) {
+    if (sys::listen(fd, listen.options.backlog) != 0) {
         int err = errno;
         owned.reset();
         remove_socket_file(out.file);
@@ -92,12 +93,12 @@ int bind_listener(const Listen& listen, BoundSocket& out, std::string& error) {
         owned.reset();
         return fail(err, error, listen, "set socket options for");
     }
-    if (::bind(fd, addr->get(), addr->length) != 0) {
+    if (sys::bind(fd, addr->get(), addr->length) != 0) {
         int err = errno;
         owned.reset();
         return fail(err, error, listen, "bind");
     }
-    if (type == SOCK_STREAM && ::listen(fd, o.backlog) != 0) {
+    if (type == SOCK_STREAM && sys::listen(fd, o.backlog) != 0) {
         int err = errno;
         owned.reset();
         return fail(err, error, listen, "listen on");

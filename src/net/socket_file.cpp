@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "switchboard/fd.hpp"
+#include "sys/faults.hpp"
 
 namespace sb::net {
 namespace {
@@ -129,7 +130,7 @@ int bind_socket_file(int fd, const std::string& path, const SocketOptions& optio
     // reads the configuration), so nothing else is created under it.
     auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
     mode_t old_umask = ::umask(0177);
-    int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&sun), length);
+    int rc = sys::bind(fd, reinterpret_cast<sockaddr*>(&sun), length);
     int err = errno;
     ::umask(old_umask);
     if (rc != 0) {

@@ -2,13 +2,24 @@
 // connection; admission decides, and the service's kind starts a session
 // that the connection record (connection.hpp) owns from then on. A
 // connection turned away is closed here, with banner_fail if it has one.
+// A tcpmux session hands its client back here too (tcpmux_hand_over), to
+// be admitted to the service it named.
 #include <sys/socket.h>
+
+#include <algorithm>
+#include <cctype>
 
 #include "net/socket.hpp"
 #include "server/server.hpp"
 
 namespace sb::server {
 namespace {
+
+bool equal_ignoring_case(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+}
 
 // What an admitted client is sent first: xinetd's banner_success, then banner.
 std::string greeting(const config::Admission& a) {
@@ -39,29 +50,79 @@ void Server::on_accepted(Listener& listener, Fd fd, const net::SockAddr& peer) {
     }
     lease.grow(fds - 1);
     net::apply_accepted_options(fd.get(), listener.listen().options, listener.endpoint().transport);
+    start_connection(it->second, std::move(fd), peer, listener.endpoint().transport, decision.ticket,
+                     std::move(lease), greeting(service.definition->admission));
+}
 
+void Server::start_connection(const std::shared_ptr<ServiceRuntime>& runtime, Fd fd, const net::SockAddr& peer,
+                              net::Transport transport, AdmissionTicket ticket, FdLease lease, std::string hello) {
+    ServiceRuntime& service = *runtime;
     auto* c = new Connection;
     c->server = this;
     c->id = next_connection_id_++;
-    c->service = it->second;
+    c->service = runtime;
     c->definition = service.definition;
     c->peer = peer;
-    c->ticket = decision.ticket;
+    c->transport = transport;
+    c->ticket = ticket;
     c->fds = std::move(lease);
     c->started = uv_now(loop_);
     c->accepted_ns = uv_hrtime();
-    c->session = kind.start_session(services::Arrival{.loop = loop_,
-                                                      .observer = c,
-                                                      .fd = std::move(fd),
-                                                      .peer = peer,
-                                                      .transport = listener.endpoint().transport,
-                                                      .spawner = &spawner_,
-                                                      .greeting = greeting(service.definition->admission)});
+    c->session = service.kind->start_session(services::Arrival{.loop = loop_,
+                                                               .observer = c,
+                                                               .fd = std::move(fd),
+                                                               .peer = peer,
+                                                               .transport = transport,
+                                                               .spawner = &spawner_,
+                                                               .greeting = std::move(hello),
+                                                               .tcpmux = c});
     connections_.push_back(c);
     ++service.counters.accepted;
     refresh_pauses(service);
     update_fd_pause();
     c->session->start();
+}
+
+std::string Server::tcpmux_hand_over(Connection& from, std::string_view name, Fd& fd) {
+    std::shared_ptr<ServiceRuntime> target;
+    for (const auto& [service_name, runtime] : services_) {
+        const auto& mux = runtime->definition->tcpmux;
+        if (mux && equal_ignoring_case(mux->name, name)) target = runtime;
+    }
+    // RFC 1078 leaves the text after "-" to the server.
+    if (!target || target->disabled) return "Service not available";
+    if (stopping_) return "Server shutting down";
+    ServiceRuntime& service = *target;
+    const services::ServiceKind& kind = *service.kind;
+    const std::uint32_t fds = kind.connection_fds();
+    if (fds > 1 && !fd_budget_.can_spawn(fds - 1 + kind.transient_fds())) {
+        count_reject(service, from.peer, RejectReason::fd_budget);
+        return "Server too busy";
+    }
+    Decision decision = service.admission.admit(global_, from.peer, fd.get(), uv_now(loop_));
+    if (!decision.admitted()) {
+        count_reject(service, from.peer, *decision.rejected);
+        return "Not admitted (" + std::string(reject_reason_name(*decision.rejected)) + ")";
+    }
+    // The fd moves, and its lease with it: the tcpmux record ends holding none.
+    FdLease lease = std::move(from.fds);
+    lease.grow(fds - 1);
+    const auto& definition = *service.definition;
+    std::string hello = definition.tcpmux->plus ? "+\r\n" : "";
+    hello += greeting(definition.admission);
+    start_connection(target, std::move(fd), from.peer, from.transport, decision.ticket, std::move(lease),
+                     std::move(hello));
+    return {};
+}
+
+std::vector<std::string> Server::tcpmux_names() const {
+    std::vector<std::string> names;
+    for (const auto& [service_name, runtime] : services_) {
+        const auto& mux = runtime->definition->tcpmux;
+        if (mux && !runtime->disabled) names.push_back(mux->name);
+    }
+    std::sort(names.begin(), names.end());
+    return names;
 }
 
 void Server::count_reject(ServiceRuntime& service, const net::SockAddr& peer, RejectReason reason) {

@@ -11,6 +11,7 @@
 #include "server/fd_budget.hpp"
 #include "server/service_runtime.hpp"
 #include "services/session.hpp"
+#include "services/tcpmux.hpp"
 #include "switchboard/net/endpoint.hpp"
 
 namespace sb::server {
@@ -18,18 +19,22 @@ namespace sb::server {
 class Server;
 
 // The record is its session's observer, so a finished session finds its
-// record without a search.
-struct Connection final : services::SessionObserver {
+// record without a search; and a tcpmux session's directory, so a hand-over
+// moves this record's fd lease to the connection it starts.
+struct Connection final : services::SessionObserver, services::TcpmuxDirectory {
     void on_session_done(services::Session& session, const services::Outcome& outcome) override;
     void on_child_spawned(services::Session& session, pid_t pid) override;
     void on_spawn_failed(services::Session& session, std::string_view error) override;
     void on_child_exited(services::Session& session, pid_t pid, int exit_code, int signal) override;
+    [[nodiscard]] std::vector<std::string> tcpmux_names() const override;
+    [[nodiscard]] std::string tcpmux_hand_over(std::string_view name, Fd& fd) override;
 
     Server* server = nullptr;
     std::uint64_t id = 0;
     std::shared_ptr<ServiceRuntime> service;
     std::shared_ptr<const config::Service> definition;  // the one it started with
     net::SockAddr peer;
+    net::Transport transport = net::Transport::tcp;  // of the listener that accepted it
     AdmissionTicket ticket;  // what admission counted, given back when it ends
     FdLease fds;             // what it holds of the server's fd budget
     std::uint64_t started = 0;  // uv_now()

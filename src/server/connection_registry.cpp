@@ -7,6 +7,8 @@
 #include "log/log.hpp"
 #include "server/server.hpp"
 
+#include <cstring>
+
 namespace sb::server {
 namespace {
 
@@ -29,6 +31,12 @@ void Connection::on_spawn_failed(services::Session&, std::string_view error) {
 
 void Connection::on_child_exited(services::Session&, pid_t pid, int exit_code, int signal) {
     server->child_exited(*service, pid, exit_code, signal);
+}
+
+std::vector<std::string> Connection::tcpmux_names() const { return server->tcpmux_names(); }
+
+std::string Connection::tcpmux_hand_over(std::string_view name, Fd& fd) {
+    return server->tcpmux_hand_over(*this, name, fd);
 }
 
 void Server::child_spawned(ServiceRuntime& service, pid_t pid) {
@@ -69,6 +77,10 @@ void Server::connection_done(Connection& connection, const services::Outcome& ou
                            {"in", session.bytes_in()}, {"out", session.bytes_out()}, {"reason", outcome.reason},
                            {"pid", static_cast<long>(outcome.pid)}, {"exit", outcome.exit_code},
                            {"signal", outcome.signal}});
+        if (outcome.error != 0) {
+            log::warning("conn-error", {{"service", service.name()}, {"peer", c->peer.to_string()},
+                                        {"error", std::strerror(outcome.error)}});
+        }
     } else {
         log::info("conn", {{"service", service.name()}, {"peer", c->peer.to_string()}, {"duration", seconds},
                            {"in", session.bytes_in()}, {"out", session.bytes_out()}, {"reason", outcome.reason}});

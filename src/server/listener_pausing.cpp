@@ -58,6 +58,7 @@ void Server::update_fd_pause() {
     if (pause == fd_paused_) return;
     fd_paused_ = pause;
     if (pause) {
+        ++fd_budget_pauses_;
         log::warning("fd-budget-pause", {{"open", fd_budget_.in_use()}, {"limit", fd_budget_.limit()},
                                          {"headroom", fd_budget_.headroom()}});
     } else {
@@ -70,6 +71,7 @@ void Server::on_accept_exhausted(Listener& listener, int err) {
     // The budget should have paused us before this; something else (a child
     // of ours sharing the limit does not, but another process's fds count
     // against ENFILE) took the fds. Stop accepting for a moment, never spin.
+    ++accept_failures_;
     log::warning("accept-paused", {{"address", listener.endpoint().to_string()}, {"error", std::strerror(err)}});
     fd_backoff_ = true;
     (void)fd_budget_.measure();

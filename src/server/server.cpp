@@ -4,10 +4,14 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
+#include <cstdlib>
+#include <cstring>
 #include <cstdio>
 
 #include "log/log.hpp"
+#include "sys/faults.hpp"
 
 namespace sb::server {
 
@@ -46,6 +50,11 @@ int Server::start(std::string config_path) {
     if (rc == 0) rc = sigusr1_.start(loop_, SIGUSR1, [this](int) {
         for (auto* o : observers_) o->on_dump_requested();
     });
+    if (const char* faults = std::getenv("SWITCHBOARD_FAULTS"); rc == 0 && faults != nullptr && *faults != '\0') {
+        faults_file_ = faults;
+        load_faults();
+        rc = sigusr2_.start(loop_, SIGUSR2, [this](int) { load_faults(); });
+    }
     if (rc == 0) rc = sweep_timer_.init(loop_);
     if (rc == 0) rc = grace_timer_.init(loop_);
     if (rc == 0) rc = fd_pause_timer_.init(loop_);
@@ -72,6 +81,29 @@ int Server::start(std::string config_path) {
     return 0;
 }
 
+void Server::load_faults() {
+    // A test's file of a few bytes: read in one go, on the loop.
+    std::string spec;
+    if (std::FILE* f = std::fopen(faults_file_.c_str(), "re")) {
+        char buffer[4096];
+        std::size_t n = std::fread(buffer, 1, sizeof buffer, f);
+        spec.assign(buffer, n);
+        std::fclose(f);
+    } else {
+        log::error("faults", {{"file", faults_file_}, {"error", std::strerror(errno)}});
+        return;
+    }
+    std::string error;
+    auto faults = sys::parse_faults(spec, error);
+    if (!faults) {
+        log::error("faults", {{"file", faults_file_}, {"error", error}});
+        return;
+    }
+    // Said before arming, so that a log_write fault does not swallow it.
+    log::warning("faults", {{"armed", sys::describe_faults(*faults)}});
+    sys::arm_faults(*faults);
+}
+
 void Server::print_table() const {
     std::string out = "SERVICE              PROTO  ADDRESS                                  ACTION\n";
     for (const auto& [name, service] : services_) {
@@ -80,6 +112,13 @@ void Server::print_table() const {
             std::snprintf(line, sizeof line, "%-20s %-6s %-40s %s%s\n", name.c_str(),
                           std::string(transport_name(l.endpoint.transport)).c_str(), l.endpoint.to_string().c_str(),
                           service->kind->describe().table.c_str(),
+                          service->disabled ? " (disabled)" : "");
+            out += line;
+        }
+        if (const auto& mux = service->definition->tcpmux) {
+            char line[512];
+            std::snprintf(line, sizeof line, "%-20s %-6s %-40s %s%s\n", name.c_str(), "tcpmux",
+                          (mux->name + (mux->plus ? " (+)" : "")).c_str(), service->kind->describe().table.c_str(),
                           service->disabled ? " (disabled)" : "");
             out += line;
         }

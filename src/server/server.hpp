@@ -119,6 +119,17 @@ private:
     // accept.cpp: admitting a stream connection, or turning it away.
     void reject(ServiceRuntime& service, Fd fd, const net::SockAddr& peer, RejectReason reason);
     void count_reject(ServiceRuntime& service, const net::SockAddr& peer, RejectReason reason);
+    // An admitted connection: its record, its session, started (accept.cpp).
+    void start_connection(const std::shared_ptr<ServiceRuntime>& service, Fd fd, const net::SockAddr& peer,
+                          net::Transport transport, AdmissionTicket ticket, FdLease lease, std::string greeting);
+
+public:
+    // tcpmux (tcpmux.cpp): the names on offer, and a client handed from the
+    // connection `from` to the service that answers to `name`.
+    [[nodiscard]] std::vector<std::string> tcpmux_names() const;
+    [[nodiscard]] std::string tcpmux_hand_over(Connection& from, std::string_view name, Fd& fd);
+
+private:
 
     // connection_registry.cpp: open connections, children, the timeout sweep.
     friend struct Connection;
@@ -227,6 +238,8 @@ private:
     FdBudget fd_budget_;
     bool fd_backoff_ = false;  // accept4 ran out of fds: paused until fd_pause_timer_ fires
     bool fd_paused_ = false;   // every listener is paused for k_pause_fds
+    std::uint64_t fd_budget_pauses_ = 0;  // times fd_paused_ became true
+    std::uint64_t accept_failures_ = 0;   // on_accept_exhausted() calls
     std::vector<Connection*> graveyard_;  // freed on the next loop turn
     std::vector<ServerObserver*> observers_;
     PassedSockets passed_;                  // from systemd; open for the life of the process
@@ -241,6 +254,11 @@ private:
     ReloadState reload_;
 
     uv::Signal sigterm_, sigint_, sighup_, sigusr1_;
+    // Failures on purpose (sys/faults.hpp): SIGUSR2 re-reads the file named
+    // by $SWITCHBOARD_FAULTS; neither exists without that variable.
+    uv::Signal sigusr2_;
+    std::string faults_file_;
+    void load_faults();
     uv::Timer sweep_timer_;      // idle and duration limits, drain deadlines
     uv::Timer grace_timer_;      // shutdown grace
     uv::Timer fd_pause_timer_;   // retry accepting after EMFILE

@@ -68,6 +68,7 @@ void Server::close_everything() {
     sigint_.close();
     sighup_.close();
     sigusr1_.close();
+    sigusr2_.close();
     sweep_timer_.close();
     grace_timer_.close();
     fd_pause_timer_.close();

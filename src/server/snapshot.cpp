@@ -47,6 +47,9 @@ StatusSnapshot Server::status_snapshot() const {
         if (seen.insert(c->service.get()).second) s.children += c->service->children();
     }
     s.stopping = stopping_;
+    s.accept_failures = accept_failures_;
+    s.fd_budget_pauses = fd_budget_pauses_;
+    s.fd_budget_paused = fd_paused_;
     return s;
 }
 

@@ -45,6 +45,11 @@ struct StatusSnapshot {
     std::uint64_t children = 0;  // of configured services and of removed ones still draining
     std::uint64_t services = 0;
     bool stopping = false;
+    // accept4 failures that paused accepting (EMFILE, ENFILE, ENOBUFS,
+    // ENOMEM), and the fd budget's pauses: how often, and whether now.
+    std::uint64_t accept_failures = 0;
+    std::uint64_t fd_budget_pauses = 0;
+    bool fd_budget_paused = false;
 };
 
 struct ServiceSnapshot {

@@ -83,6 +83,7 @@ void serve_datagrams(int fd, config::Builtin kind, const AdmitDatagram& admit, D
                 len = static_cast<std::size_t>(n);
                 break;
             case config::Builtin::discard: continue;
+            case config::Builtin::tcpmux: continue;  // TCP only (the configuration refuses UDP)
             case config::Builtin::chargen:
                 len = chargen_reply(reply);
                 data = reply;

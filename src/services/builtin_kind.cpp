@@ -41,7 +41,7 @@ private:
 
 std::shared_ptr<const ServiceKind> make_builtin_kind(const std::shared_ptr<const config::Service>& definition) {
     const auto* builtin = definition->builtin();
-    if (builtin == nullptr) return nullptr;
+    if (builtin == nullptr || *builtin == config::Builtin::tcpmux) return nullptr;
     return std::make_shared<BuiltinKind>(*builtin, definition->admission.allow_reflection);
 }
 

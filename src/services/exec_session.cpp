@@ -112,8 +112,18 @@ void ExecSession::on_client_finished() {
     if (client_done_) return;
     client_done_ = true;
     if (reason_.empty()) {
-        int err = pump_.error(io::SplicePump::Way::out);
-        reason_ = (err == -ECONNRESET || err == -EPIPE) ? "reset" : "closed";
+        // A peer that went away is a reset; any other failure of either
+        // way (ENOMEM, EIO, ...) is an error and says which.
+        int out = pump_.error(io::SplicePump::Way::out);
+        int in = pump_.error(io::SplicePump::Way::in);
+        int other = (in != 0 && in != -ECONNRESET && in != -EPIPE) ? in
+                    : (out != 0 && out != -ECONNRESET && out != -EPIPE) ? out : 0;
+        if (other != 0) {
+            reason_ = "error";
+            outcome_.error = -other;
+        } else {
+            reason_ = (out == -ECONNRESET || out == -EPIPE) ? "reset" : "closed";
+        }
     }
     // The child's stdin is closed by now; give it the grace to finish.
     if (child_.running()) grace_.start(exec().grace);

@@ -32,6 +32,7 @@ class Spawner;
 namespace sb::services {
 
 class WaitService;
+class TcpmuxDirectory;
 
 // How a kind's listeners give it traffic.
 enum class Intake : std::uint8_t {
@@ -49,6 +50,7 @@ struct Arrival {
     net::Transport transport = net::Transport::tcp;
     process::Spawner* spawner = nullptr;
     std::string greeting;  // sent to the client first (banners)
+    TcpmuxDirectory* tcpmux = nullptr;  // where a tcpmux session hands its client
 };
 
 // How a service describes itself to people: the start-up table, `ctl

@@ -9,6 +9,7 @@ using KindFactory = std::shared_ptr<const ServiceKind> (*)(const std::shared_ptr
 
 // One line per kind: the factory its file defines.
 #define SB_SERVICE_KINDS(X) \
+    X(make_tcpmux_kind)     \
     X(make_builtin_kind)    \
     X(make_exec_kind)       \
     X(make_exec_wait_kind)

@@ -20,6 +20,7 @@ struct Outcome {
     pid_t pid = 0;            // the child's pid, if one ran
     int exit_code = -1;       // the child's exit code, if it exited
     int signal = 0;           // the signal that killed the child, if one did
+    int error = 0;            // with reason "error": the errno that ended the session, if known
 };
 
 class Session;

@@ -363,7 +363,9 @@ def figure_echo(b):
     sides = Sides(b)
     sides.add("reference", ref_port, lambda: b.reference("ref-echo", [b.ref_echo, "-p", str(ref_port)]))
     sides.add("switchboard", sb_port, lambda: b.switchboard_with(
-        "echo", {"echo": {"listen": [f"tcp://127.0.0.1:{sb_port}"], "builtin": "echo"}}, probe_port=sb_port))
+        "echo", {"echo": {"listen": [f"tcp://127.0.0.1:{sb_port}"], "builtin": "echo",
+                          # all 100 connections come from 127.0.0.1: lift the default of 40
+                          "per_source": 1000}}, probe_port=sb_port))
     errors = []
 
     def measure(name, port):
@@ -488,7 +490,7 @@ def figure_spawn(b):
         "ref-spawn", [b.ref_spawn, "-p", str(ref_port), "-m", "256", "--", b.hello]))
     for io, port in (("socket", socket_port), ("splice", splice_port)):
         service = {"listen": [f"tcp://127.0.0.1:{port}"], "exec": {"argv": [b.hello], "io": io},
-                   "max_connections": 256}
+                   "max_connections": 256, "per_source": 256}
         sides.add(io, port, lambda io=io, port=port, service=service: b.switchboard_with(
             f"spawn-{io}", {"hello": service}, probe_port=port))
     errors = []

@@ -371,8 +371,9 @@ TEST_CASE("keys in the wrong place say where they belong") {
 TEST_CASE("enumerated values suggest the closest one") {
     CHECK(only_error(load(with_service("a", R"({"listen": "tcp://127.0.0.1:1", "builtin": "ecoh"})"))).message ==
           "unknown builtin \"ecoh\"; did you mean \"echo\"?");
-    CHECK(only_error(load(with_service("a", R"({"listen": "tcp://127.0.0.1:1", "builtin": "tcpmux"})"))).message ==
-          "unknown builtin \"tcpmux\"; expected \"echo\", \"discard\", \"chargen\", \"daytime\" or \"time\"");
+    CHECK(only_error(load(with_service("a", R"({"listen": "tcp://127.0.0.1:1", "builtin": "finger"})"))).message ==
+          "unknown builtin \"finger\"; expected \"echo\", \"discard\", \"chargen\", \"daytime\", \"time\" or "
+          "\"tcpmux\"");
     CHECK(only_error(load(R"({"log": {"level": "warn"}})")).message ==
           "unknown log level \"warn\"; did you mean \"warning\"?");
 }
@@ -495,7 +496,7 @@ TEST_CASE("service names") {
 }
 
 TEST_CASE("a service needs listen and exactly one action") {
-    CHECK(only_error(load(with_service("a", R"({"builtin": "echo"})"))).message == "service \"a\" has no \"listen\" address");
+    CHECK(only_error(load(with_service("a", R"({"builtin": "echo"})"))).message == "service \"a\" has no \"listen\" address (nor a \"tcpmux\" name)");
     CHECK(only_error(load(with_service("a", R"({"listen": [], "builtin": "echo"})"))).message ==
           "listen needs at least one address");
     CHECK(only_error(load(with_service("a", R"({"listen": "tcp://127.0.0.1:1"})"))).message ==

@@ -241,7 +241,7 @@ void ControlServer::rebind(const config::Control& next) {
     } else if (unix_ != nullptr && (next.mode != bound_.mode || next.group != bound_.group)) {
         // Only the socket file bound here, never what a path now names.
         std::string why;
-        if (net::set_socket_file_access(unix_->file, unix_listen(next).options, why) != 0) {
+        if (net::set_socket_file_access(unix_->acceptor->file(), unix_listen(next).options, why) != 0) {
             log::error("control-chmod-failed", {{"socket", bound_.socket}, {"error", why}});
         } else {
             bound_.mode = next.mode;

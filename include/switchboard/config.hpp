@@ -52,6 +52,20 @@ struct Exec : process::ProcessAttributes {
     friend bool operator==(const Exec&, const Exec&) = default;
 };
 
+// PROXY protocol header versions (haproxy's proxy-protocol.txt).
+enum class ProxyVersion : std::uint8_t { none, v1, v2 };
+
+// "redirect": forward each connection to `to`, a tcp:// (literal or name,
+// resolved at connect time) or unix: endpoint.
+struct Redirect {
+    net::Endpoint to;
+    Duration connect_timeout{5000};  // per address tried
+    std::string source;              // local IP literal to connect from; empty: the kernel's choice
+    ProxyVersion proxy_protocol = ProxyVersion::none;
+
+    friend bool operator==(const Redirect&, const Redirect&) = default;
+};
+
 struct Rate {
     double per_second = 0;  // 0: no limit
     double burst = 0;
@@ -103,13 +117,14 @@ struct Service {
     std::string name;
     std::string file;  // the config file that defined it
     std::vector<Listen> listen;
-    std::variant<Builtin, Exec> action;
+    std::variant<Builtin, Exec, Redirect> action;
     Admission admission;
     Timeouts timeouts;
     bool enabled = true;
 
     [[nodiscard]] const Exec* exec() const { return std::get_if<Exec>(&action); }
     [[nodiscard]] const Builtin* builtin() const { return std::get_if<Builtin>(&action); }
+    [[nodiscard]] const Redirect* redirect() const { return std::get_if<Redirect>(&action); }
     friend bool operator==(const Service&, const Service&) = default;
 };
 

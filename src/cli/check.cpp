@@ -17,6 +17,14 @@ std::string limit(std::uint32_t value) { return value == config::k_unlimited ? "
 
 std::string kind_of(const config::Service& s) {
     if (const auto* b = s.builtin()) return std::string("builtin ") + k_builtin_names[static_cast<int>(*b)];
+    if (const auto* r = s.redirect()) {
+        std::string out = "redirect " + r->to.to_string();
+        if (r->proxy_protocol != config::ProxyVersion::none) {
+            out += r->proxy_protocol == config::ProxyVersion::v1 ? " (proxy v1)" : " (proxy v2)";
+        }
+        if (!r->source.empty()) out += " from " + r->source;
+        return out;
+    }
     const config::Exec& e = *s.exec();
     std::string out = e.wait ? "exec-wait " : "exec ";
     out += e.argv.empty() ? std::string("?") : e.argv.front();

@@ -44,6 +44,8 @@ void read_admission(const ObjectReader& object, AdmissionSettings& into, LoadCon
 
 // exec (exec.cpp).
 std::optional<Exec> read_exec(const Node& node, LoadContext& context);
+// redirect (redirect.cpp).
+std::optional<Redirect> read_redirect(const Node& node);
 
 // Users and groups, by name or number (accounts.cpp). nullopt after an
 // error, or when a name is unknown and check_system is off.

@@ -56,6 +56,7 @@ void Server::on_accepted(Listener& listener, Fd fd, const net::SockAddr& peer) {
                                                       .peer = peer,
                                                       .transport = listener.endpoint().transport,
                                                       .spawner = &spawner_,
+                                                      .pipes = &pipes_,
                                                       .greeting = greeting(service.definition->admission)});
     connections_.push_back(c);
     ++service.counters.accepted;

@@ -24,6 +24,8 @@ struct Connection final : services::SessionObserver {
     void on_child_spawned(services::Session& session, pid_t pid) override;
     void on_spawn_failed(services::Session& session, std::string_view error) override;
     void on_child_exited(services::Session& session, pid_t pid, int exit_code, int signal) override;
+    void on_forward_failed(services::Session& session, std::string_view error) override;
+    bool on_fds_changed(services::Session& session, int delta) override;
 
     Server* server = nullptr;
     std::uint64_t id = 0;

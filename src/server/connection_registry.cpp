@@ -31,6 +31,26 @@ void Connection::on_child_exited(services::Session&, pid_t pid, int exit_code, i
     server->child_exited(*service, pid, exit_code, signal);
 }
 
+void Connection::on_forward_failed(services::Session&, std::string_view error) {
+    server->forward_failed(*service, peer.to_string(), error);
+}
+
+bool Connection::on_fds_changed(services::Session&, int delta) {
+    if (delta > 0) {
+        if (!server->fd_budget_.can_spawn(static_cast<std::uint64_t>(delta))) return false;
+        fds.grow(static_cast<std::uint32_t>(delta));
+    } else {
+        fds.shrink(static_cast<std::uint32_t>(-delta));
+    }
+    server->update_fd_pause();
+    return true;
+}
+
+void Server::forward_failed(ServiceRuntime& service, const std::string& peer, std::string_view error) {
+    ++service.counters.forward_failures;
+    log::warning("forward-failed", {{"service", service.name()}, {"peer", peer}, {"error", error}});
+}
+
 void Server::child_spawned(ServiceRuntime& service, pid_t pid) {
     ++service.counters.spawned;
     service.admission.child_started(global_);
@@ -69,6 +89,10 @@ void Server::connection_done(Connection& connection, const services::Outcome& ou
                            {"in", session.bytes_in()}, {"out", session.bytes_out()}, {"reason", outcome.reason},
                            {"pid", static_cast<long>(outcome.pid)}, {"exit", outcome.exit_code},
                            {"signal", outcome.signal}});
+    } else if (std::string upstream = session.upstream(); !upstream.empty()) {
+        log::info("conn", {{"service", service.name()}, {"peer", c->peer.to_string()}, {"upstream", upstream},
+                           {"duration", seconds}, {"in", session.bytes_in()}, {"out", session.bytes_out()},
+                           {"reason", outcome.reason}});
     } else {
         log::info("conn", {{"service", service.name()}, {"peer", c->peer.to_string()}, {"duration", seconds},
                            {"in", session.bytes_in()}, {"out", session.bytes_out()}, {"reason", outcome.reason}});

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "io/pipe_pool.hpp"
 #include "process/spawn.hpp"
 #include "server/admission.hpp"
 #include "server/connection.hpp"
@@ -122,6 +123,7 @@ private:
     void connection_done(Connection& connection, const services::Outcome& outcome);
     void child_spawned(ServiceRuntime& service, pid_t pid);
     void spawn_failed(ServiceRuntime& service, const std::string& peer, std::string_view error);
+    void forward_failed(ServiceRuntime& service, const std::string& peer, std::string_view error);
     void child_exited(ServiceRuntime& service, pid_t pid, int exit_code, int signal);
     void sweep();
     void bury(Connection* connection);
@@ -206,6 +208,7 @@ private:
     std::map<Listener*, std::shared_ptr<ServiceRuntime>> listener_services_;
     ConnectionList connections_;
     process::Spawner spawner_;
+    io::PipePool pipes_;  // for redirect's splicing; declared before the connections that use it
     // Wait-mode services, serving or retired (closing until their child has
     // exited). Owned here; each WaitService frees itself once closed, and
     // its Waiter is freed in that close's callback.

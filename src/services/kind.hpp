@@ -28,6 +28,9 @@
 namespace sb::process {
 class Spawner;
 }
+namespace sb::io {
+class PipePool;
+}
 
 namespace sb::services {
 
@@ -48,15 +51,16 @@ struct Arrival {
     net::SockAddr peer;
     net::Transport transport = net::Transport::tcp;
     process::Spawner* spawner = nullptr;
+    io::PipePool* pipes = nullptr;  // for kinds that splice socket to socket
     std::string greeting;  // sent to the client first (banners)
 };
 
 // How a service describes itself to people: the start-up table, `ctl
 // services`, the state dump and metrics.
 struct KindDescription {
-    std::string kind;    // "builtin" or "exec"
-    std::string action;  // "echo", or the program
-    std::string table;   // the start-up table's ACTION column: "builtin echo", "exec"
+    std::string kind;    // "builtin", "exec" or "redirect"
+    std::string action;  // "echo", the program, or the target
+    std::string table;   // the start-up table's ACTION column: "builtin echo", "exec", "redirect"
 };
 
 class ServiceKind {

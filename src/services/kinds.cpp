@@ -11,7 +11,8 @@ using KindFactory = std::shared_ptr<const ServiceKind> (*)(const std::shared_ptr
 #define SB_SERVICE_KINDS(X) \
     X(make_builtin_kind)    \
     X(make_exec_kind)       \
-    X(make_exec_wait_kind)
+    X(make_exec_wait_kind)  \
+    X(make_redirect_kind)
 
 #define SB_DECLARE_KIND(factory) \
     std::shared_ptr<const ServiceKind> factory(const std::shared_ptr<const config::Service>& definition);

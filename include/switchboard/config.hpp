@@ -113,6 +113,15 @@ struct Timeouts {
     friend bool operator==(const Timeouts&, const Timeouts&) = default;
 };
 
+// "proxy_protocol" on a service: its listeners sit behind a balancer, and
+// every connection starts with a PROXY header from one of `trusted`.
+struct ProxyAccept {
+    std::vector<net::Cidr> trusted;
+    Duration timeout{3000};  // for the whole header to arrive
+
+    friend bool operator==(const ProxyAccept&, const ProxyAccept&) = default;
+};
+
 struct Service {
     std::string name;
     std::string file;  // the config file that defined it
@@ -120,6 +129,7 @@ struct Service {
     std::variant<Builtin, Exec, Redirect> action;
     Admission admission;
     Timeouts timeouts;
+    std::optional<ProxyAccept> proxy_protocol;
     bool enabled = true;
 
     [[nodiscard]] const Exec* exec() const { return std::get_if<Exec>(&action); }

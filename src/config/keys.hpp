@@ -35,6 +35,7 @@ inline constexpr std::array admission = {
 // The keys only a service itself may set.
 inline constexpr std::array service_only = {
     Keys{"listen"}, Keys{"socket"}, Keys{"builtin"}, Keys{"exec"}, Keys{"redirect"}, Keys{"enabled"},
+    Keys{"proxy_protocol"},
 };
 
 template <std::size_t N, std::size_t M>
@@ -57,6 +58,7 @@ inline constexpr std::array exec = {
 };
 inline constexpr std::array redirect = {Keys{"to"}, Keys{"connect_timeout"}, Keys{"source"},
                                         Keys{"proxy_protocol"}};
+inline constexpr std::array proxy_accept = {Keys{"trusted"}, Keys{"timeout"}};
 inline constexpr std::array rlimits = {Keys{"nofile"}, Keys{"nproc"}, Keys{"as"},
                                        Keys{"cpu"},    Keys{"core"},  Keys{"fsize"}};
 inline constexpr std::array rate = {Keys{"per_second"}, Keys{"burst"}};

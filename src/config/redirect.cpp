@@ -1,4 +1,6 @@
-// The "redirect" object: where to forward a service's connections, and how.
+// The forwarding keys: "redirect" (where to forward a service's
+// connections, and how) and a service's "proxy_protocol" (the PROXY
+// headers its listeners expect from the balancers in front of them).
 #include <arpa/inet.h>
 
 #include "config/keys.hpp"
@@ -17,6 +19,33 @@ bool is_ip_literal(const std::string& text) {
 }
 
 }  // namespace
+
+std::optional<ProxyAccept> read_proxy_accept(const Node& node) {
+    ObjectReader object(node, keys::proxy_accept);
+    if (!object.valid()) return std::nullopt;
+    Diagnostics& diag = node.diagnostics();
+    const std::size_t errors_before = diag.count();
+    ProxyAccept accept;
+    if (auto trusted = object.get("trusted")) {
+        accept.trusted = read_cidrs(*trusted);
+        if (trusted->is_array() && trusted->json().empty()) {
+            trusted->error("trusted needs at least one address or prefix: the balancers that send PROXY headers");
+        }
+    } else {
+        node.error("proxy_protocol needs \"trusted\": the addresses of the balancers that send PROXY headers");
+    }
+    if (auto timeout = object.get("timeout")) {
+        if (auto d = timeout->duration()) {
+            if (d->count() <= 0) {
+                timeout->error("timeout must be longer than 0");
+            } else {
+                accept.timeout = *d;
+            }
+        }
+    }
+    if (diag.count() != errors_before) return std::nullopt;
+    return accept;
+}
 
 std::optional<Redirect> read_redirect(const Node& node) {
     ObjectReader object(node, keys::redirect);

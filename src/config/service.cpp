@@ -172,6 +172,21 @@ std::optional<Service> read_service(const Node& node, const std::string& name, c
         }
     }
 
+    if (auto proxy = object.get("proxy_protocol")) {
+        service.proxy_protocol = read_proxy_accept(*proxy);
+        bool wait = exec != nullptr && exec->wait;
+        if (wait) {
+            proxy->key_error("proxy_protocol does not apply to a service with \"wait\": true: its child accepts the connections itself");
+        }
+        for (const Listen& l : service.listen) {
+            if (l.endpoint.transport != net::Transport::tcp && !wait) {
+                proxy->key_error("proxy_protocol applies only to tcp:// listeners; " + quote(l.endpoint.to_string()) +
+                                 " is not one");
+                break;
+            }
+        }
+    }
+
     AdmissionSettings own = defaults;
     own.keys.clear();
     own.idle_given = false;

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "io/pipe_pool.hpp"
+#include "server/proxy_wait.hpp"
 #include "process/spawn.hpp"
 #include "server/admission.hpp"
 #include "server/connection.hpp"
@@ -117,6 +118,13 @@ private:
     // accept.cpp: admitting a stream connection, or turning it away.
     void reject(ServiceRuntime& service, Fd fd, const net::SockAddr& peer, RejectReason reason);
     void count_reject(ServiceRuntime& service, const net::SockAddr& peer, RejectReason reason);
+    // Admission and a session for an accepted stream (`local`: the address
+    // the client connected to, from a PROXY header; empty: the socket's).
+    void admit_stream(const std::shared_ptr<ServiceRuntime>& runtime, const config::Listen& listen, Fd fd,
+                      const net::SockAddr& peer, const net::SockAddr& local, FdLease lease, std::uint64_t accepted_ns);
+    void wait_for_proxy_header(const std::shared_ptr<ServiceRuntime>& runtime, const config::Listen& listen, Fd fd,
+                               const net::SockAddr& peer, FdLease lease);
+    void proxy_header_done(ProxyWait& wait, bool ok, const std::string& error);
 
     // connection_registry.cpp: open connections, children, the timeout sweep.
     friend struct Connection;
@@ -179,6 +187,7 @@ private:
 
     // shutdown.cpp
     void finish_if_drained();
+    void abandon_proxy_waits();
     void close_everything();
 
     // reload_job.cpp: one load on the threadpool at a time (see reload()).
@@ -207,6 +216,7 @@ private:
     std::map<std::string, Listener*> listeners_;  // by endpoint, canonical spelling
     std::map<Listener*, std::shared_ptr<ServiceRuntime>> listener_services_;
     ConnectionList connections_;
+    IntrusiveList<ProxyWait> proxy_waits_;  // connections whose PROXY header is being read
     process::Spawner spawner_;
     io::PipePool pipes_;  // for redirect's splicing; declared before the connections that use it
     // Wait-mode services, serving or retired (closing until their child has

@@ -48,7 +48,8 @@ struct Arrival {
     uv_loop_t* loop = nullptr;
     SessionObserver* observer = nullptr;
     Fd fd;  // accepted; the session owns it from now on
-    net::SockAddr peer;
+    net::SockAddr peer;   // the client: from accept(), or named by a PROXY header
+    net::SockAddr local;  // the address it connected to, from a PROXY header; empty: the socket's own
     net::Transport transport = net::Transport::tcp;
     process::Spawner* spawner = nullptr;
     io::PipePool* pipes = nullptr;  // for kinds that splice socket to socket

@@ -24,8 +24,8 @@ public:
     [[nodiscard]] std::uint32_t transient_fds() const override { return 4; }
 
     [[nodiscard]] std::unique_ptr<Session> start_session(Arrival a) const override {
-        return std::make_unique<RedirectSession>(a.loop, *a.observer, std::move(a.fd), a.peer, definition_, a.pipes,
-                                                 std::move(a.greeting));
+        return std::make_unique<RedirectSession>(a.loop, *a.observer, std::move(a.fd), a.peer, a.local, definition_,
+                                                 a.pipes, std::move(a.greeting));
     }
 
 private:

@@ -62,12 +62,13 @@ std::string seconds_text(config::Duration d) {
 }  // namespace
 
 RedirectSession::RedirectSession(uv_loop_t* loop, SessionObserver& observer, Fd client, net::SockAddr peer,
-                                 std::shared_ptr<const config::Service> service, io::PipePool* pipes,
-                                 std::string greeting)
+                                 net::SockAddr local, std::shared_ptr<const config::Service> service,
+                                 io::PipePool* pipes, std::string greeting)
     : Session(loop, observer),
       service_(std::move(service)),
       client_(std::move(client)),
       peer_(peer),
+      local_(local),
       pipes_(pipes),
       greeting_(std::move(greeting)) {}
 
@@ -242,7 +243,7 @@ void RedirectSession::connected() {
     touch();
     std::string header;
     if (redirect().proxy_protocol != config::ProxyVersion::none) {
-        net::SockAddr local = net::local_address(client_.get());
+        net::SockAddr local = local_.length != 0 ? local_ : net::local_address(client_.get());
         header = redirect().proxy_protocol == config::ProxyVersion::v1 ? net::proxy_v1_header(peer_, local)
                                                                        : net::proxy_v2_header(peer_, local);
     }

@@ -34,7 +34,9 @@ namespace sb::services {
 
 class RedirectSession final : public Session {
 public:
-    RedirectSession(uv_loop_t* loop, SessionObserver& observer, Fd client, net::SockAddr peer,
+    // `peer` and `local` are the client's address and the one it connected
+    // to, for the PROXY header (`local` empty: the client socket's own).
+    RedirectSession(uv_loop_t* loop, SessionObserver& observer, Fd client, net::SockAddr peer, net::SockAddr local,
                     std::shared_ptr<const config::Service> service, io::PipePool* pipes, std::string greeting);
 
     void start() override;
@@ -66,6 +68,7 @@ private:
     std::shared_ptr<const config::Service> service_;
     Fd client_;
     net::SockAddr peer_;
+    net::SockAddr local_;
     io::PipePool* pipes_;
     std::string greeting_;
     State state_ = State::resolving;

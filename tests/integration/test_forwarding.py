@@ -467,5 +467,185 @@ class ProxyProtocolBytesTests(unittest.TestCase):
         self.assertEqual(dst.decode(), path)
 
 
+PROGRAMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "programs")
+
+
+def v2_header(src, dst, sport, dport, command=1, tlvs=b""):
+    family = socket.AF_INET6 if ":" in src else socket.AF_INET
+    fam = 0x21 if family == socket.AF_INET6 else 0x11
+    body = (socket.inet_pton(family, src) + socket.inet_pton(family, dst) + struct.pack("!HH", sport, dport) + tlvs)
+    return V2_SIGNATURE + bytes([0x20 | command, fam]) + struct.pack("!H", len(body)) + body
+
+
+class ProxyProtocolInTests(unittest.TestCase):
+    """Services behind a balancer: "proxy_protocol": {"trusted": [...]}."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="sb-ppin-")
+        cls.control = harness.control_socket_path()
+        cls.ports = {n: harness.free_port() for n in ("echo", "line", "line_socket", "untrusted", "deny", "fwd")}
+        cls.header_sink = Upstream(cls._grab_line)
+        cls.heard = []
+        trusted = {"trusted": ["127.0.0.1/32", "::1"], "timeout": "500ms"}
+        line = os.path.join(PROGRAMS, "client_line.sh")
+        services = {
+            "echo": builtin_service("echo", [f"tcp://127.0.0.1:{cls.ports['echo']}"], proxy_protocol=trusted),
+            "line": {"listen": f"tcp://127.0.0.1:{cls.ports['line']}", "exec": {"argv": [line]},
+                     "proxy_protocol": trusted},
+            "line_socket": {"listen": f"tcp://127.0.0.1:{cls.ports['line_socket']}",
+                            "exec": {"argv": [line], "io": "socket"}, "proxy_protocol": trusted},
+            "untrusted": builtin_service("echo", [f"tcp://127.0.0.1:{cls.ports['untrusted']}"],
+                                         proxy_protocol={"trusted": ["192.0.2.1"]}),
+            "deny": builtin_service("echo", [f"tcp://127.0.0.1:{cls.ports['deny']}"], proxy_protocol=trusted,
+                                    deny=["203.0.113.0/24"]),
+            "fwd": redirect_service(f"tcp://127.0.0.1:{cls.ports['fwd']}", f"tcp://127.0.0.1:{cls.header_sink.addr[1]}",
+                                    redirect={"proxy_protocol": "v1"}, proxy_protocol=trusted),
+        }
+        cfg = base_config(services)
+        cfg["control"] = {"socket": cls.control}
+        cls.server = Server(cfg).start()
+
+    @classmethod
+    def _grab_line(cls, conn):
+        line = b""
+        while not line.endswith(b"\r\n") and len(line) < 200:
+            c = conn.recv(1)
+            if not c:
+                break
+            line += c
+        cls.heard.append(line)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.header_sink.close()
+        shutil.rmtree(cls.tmp, True)
+
+    def addr(self, name):
+        return ("127.0.0.1", self.ports[name])
+
+    def rejected(self, service, reason):
+        rc, reply = harness.ctl_json(self.control, "services")
+        for s in reply.get("services", reply if isinstance(reply, list) else []):
+            if s.get("name") == service:
+                return s["rejected_by"][reason]
+        raise AssertionError(f"no service {service} in {reply}")
+
+    def closed_without_answer(self, s, timeout=5):
+        try:
+            return recv_until_eof(s, timeout=timeout) == b""
+        except ConnectionResetError:
+            return True
+
+    def test_header_split_across_segments_then_payload_reaches_the_service_exactly(self):
+        with connect(self.addr("echo")) as s:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for b in b"PROXY TCP4 198.51.100.7 203.0.113.1 4711 7\r\n":
+                s.send(bytes([b]))
+                time.sleep(0.002)
+            s.sendall(b"payload")
+            self.assertEqual(recv_exactly(s, 7), b"payload")
+        line = self.server.wait_for(r"\bconn service=echo peer=198\.51\.100\.7:4711\b")
+        self.assertIn("in=7", line)
+
+    def test_children_see_the_client_the_header_names(self):
+        with connect(self.addr("line")) as s:
+            s.sendall(v2_header("198.51.100.7", "203.0.113.1", 4711, 80) + b"hello\n")
+            self.assertEqual(recv_until_eof(s), b"198.51.100.7 4711 203.0.113.1 80 hello\n")
+
+    def test_io_socket_child_reads_exactly_after_the_header(self):
+        tlvs = b"\xee\x00\x05hello" + b"\x01\x00\x02h2"  # unknown TLVs are skipped
+        with connect(self.addr("line_socket")) as s:
+            s.sendall(v2_header("2001:db8::7", "2001:db8::1", 4711, 80, tlvs=tlvs) + b"first line\n")
+            self.assertEqual(recv_until_eof(s), b"2001:db8::7 4711 2001:db8::1 80 first line\n")
+
+    def test_v2_local_keeps_the_real_addresses(self):
+        with connect(self.addr("line")) as s:
+            local = s.getsockname()
+            s.sendall(V2_SIGNATURE + b"\x20\x00\x00\x00" + b"health\n")
+            self.assertEqual(recv_until_eof(s), f"127.0.0.1 {local[1]} 127.0.0.1 {self.ports['line']} health\n".encode())
+
+    def test_untrusted_peer_is_closed_and_counted(self):
+        before = self.rejected("untrusted", "proxy_untrusted")
+        with connect(self.addr("untrusted")) as s:
+            s.sendall(b"PROXY TCP4 198.51.100.7 203.0.113.1 4711 7\r\nping")
+            self.assertTrue(self.closed_without_answer(s))
+        self.assertEqual(self.rejected("untrusted", "proxy_untrusted"), before + 1)
+
+    def test_malformed_missing_or_incomplete_headers_are_closed_and_counted(self):
+        before = self.rejected("echo", "proxy_header")
+        cases = [b"PROXY TCP4 198.51.100.7 203.0.113.1 4711 99999\r\nping",  # malformed
+                 b"GET / HTTP/1.0\r\n\r\n",                                    # no header: never guessed
+                 b"PROXY TCP4 198.51.100.7 203.0"]                                # incomplete: the timeout
+        for payload in cases:
+            with connect(self.addr("echo")) as s:
+                s.sendall(payload)
+                t0 = time.monotonic()
+                self.assertTrue(self.closed_without_answer(s), payload)
+                waited = time.monotonic() - t0
+        self.assertEqual(self.rejected("echo", "proxy_header"), before + len(cases))
+        print(f"\n  incomplete header closed after {waited:.2f}s (timeout 500ms)")
+        self.server.wait_for(r"proxy-header service=echo .*no complete PROXY header within 500ms")
+
+    def test_admission_judges_the_client_the_header_names(self):
+        with connect(self.addr("deny")) as s:
+            s.sendall(v2_header("203.0.113.9", "127.0.0.1", 1, 2) + b"ping")
+            self.assertTrue(self.closed_without_answer(s))
+        with connect(self.addr("deny")) as s:
+            s.sendall(v2_header("198.51.100.9", "127.0.0.1", 1, 2) + b"ping")
+            self.assertEqual(recv_exactly(s, 4), b"ping")
+        self.assertGreaterEqual(self.rejected("deny", "denied"), 1)
+
+    def test_redirect_passes_the_header_client_on(self):
+        with connect(self.addr("fwd")) as s:
+            s.sendall(b"PROXY TCP4 198.51.100.7 203.0.113.1 4711 80\r\n")
+            deadline = time.monotonic() + 5
+            while not self.heard and time.monotonic() < deadline:
+                time.sleep(0.02)
+        self.assertEqual(self.heard, [b"PROXY TCP4 198.51.100.7 203.0.113.1 4711 80\r\n"])
+
+
+class HaproxySendsProxyTests(unittest.TestCase):
+    """haproxy (send-proxy-v2) in front of switchboard: the child sees the
+    address haproxy's client connected from."""
+
+    def test_haproxy_send_proxy_v2_to_an_exec_service(self):
+        tmp = tempfile.mkdtemp(prefix="sb-haproxy-send-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        sb_port, front = harness.free_port(), harness.free_port()
+        server = Server(base_config({"line": {
+            "listen": f"tcp://127.0.0.1:{sb_port}", "exec": {"argv": [os.path.join(PROGRAMS, "client_line.sh")]},
+            "proxy_protocol": {"trusted": ["127.0.0.1"]}}}))
+        self.addCleanup(server.__exit__)
+        server.start()
+        cfg = os.path.join(tmp, "haproxy.cfg")
+        with open(cfg, "w") as f:
+            f.write(f"""global
+  maxconn 100
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 10s
+  timeout server 10s
+frontend balancer
+  bind 127.0.0.1:{front}
+  default_backend hosts
+backend hosts
+  server sb 127.0.0.1:{sb_port} send-proxy-v2
+""")
+        haproxy = subprocess.Popen([HAPROXY, "-db", "-f", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: (haproxy.kill(), haproxy.wait()))
+        wait_listening(("127.0.0.1", front))
+        s = harness.connect_from(("127.0.0.1", front), "127.0.0.42")
+        with s:
+            port = s.getsockname()[1]
+            s.sendall(b"through haproxy\n")
+            reply = recv_until_eof(s).decode()
+        self.assertEqual(reply, f"127.0.0.42 {port} 127.0.0.1 {front} through haproxy\n")
+        line = server.wait_for(r"\bconn service=line\b")
+        self.assertIn(f"peer=127.0.0.42:{port}", line)
+
+
 if __name__ == "__main__":
     harness.main()

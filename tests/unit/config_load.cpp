@@ -546,6 +546,28 @@ TEST_CASE("redirect rules") {
           "max_children applies only to exec services");
 }
 
+TEST_CASE("proxy_protocol (accepting) rules") {
+    auto svc = [](std::string_view body) { return with_service("p", std::string(body)); };
+    auto ok = load(svc(R"({"listen": "tcp://127.0.0.1:1", "builtin": "echo",
+        "proxy_protocol": {"trusted": ["10.0.0.0/8", "192.0.2.1"], "timeout": "1s"}})"));
+    REQUIRE(ok.errors.empty());
+    const auto& pp = ok.config->services.at("p").proxy_protocol;
+    REQUIRE(pp.has_value());
+    CHECK(pp->trusted.size() == 2);
+    CHECK(pp->timeout == std::chrono::seconds(1));
+    CHECK(only_error(load(svc(R"({"listen": "tcp://127.0.0.1:1", "builtin": "echo", "proxy_protocol": {}})")))
+              .message == "proxy_protocol needs \"trusted\": the addresses of the balancers that send PROXY headers");
+    CHECK(only_error(load(svc(R"({"listen": "tcp://127.0.0.1:1", "builtin": "echo",
+        "proxy_protocol": {"trusted": []}})"))).message ==
+          "trusted needs at least one address or prefix: the balancers that send PROXY headers");
+    CHECK(only_error(load(svc(R"({"listen": "unix:/tmp/p.sock", "builtin": "echo",
+        "proxy_protocol": {"trusted": ["10.0.0.1"]}})"))).message ==
+          "proxy_protocol applies only to tcp:// listeners; \"unix:/tmp/p.sock\" is not one");
+    CHECK(only_error(load(svc(R"({"listen": "tcp://127.0.0.1:1", "exec": {"argv": ["/bin/cat"], "wait": true},
+        "proxy_protocol": {"trusted": ["10.0.0.1"]}})"))).message ==
+          "proxy_protocol does not apply to a service with \"wait\": true: its child accepts the connections itself");
+}
+
 TEST_CASE("exec rules") {
     auto svc = [](std::string_view listen, std::string_view exec) {
         return with_service("x", "{\"listen\": \"" + std::string(listen) + "\", \"exec\": " + std::string(exec) + "}");

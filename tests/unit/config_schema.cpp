@@ -306,6 +306,7 @@ TEST_CASE("the schema and the parser know the same keys") {
         {"#/$defs/socket", as_set(keys::socket)},
         {"#/$defs/exec", as_set(keys::exec)},
         {"#/$defs/redirect", as_set(keys::redirect)},
+        {"#/$defs/proxy_accept", as_set(keys::proxy_accept)},
         {"#/$defs/rlimits", as_set(keys::rlimits)},
         {"#/$defs/rate", as_set(keys::rate)},
         {"#/$defs/source_prefix", as_set(keys::source_prefix)},

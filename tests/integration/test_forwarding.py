@@ -215,6 +215,21 @@ class ForwardingTests(unittest.TestCase):
             time.sleep(0.05)
         self.assertEqual(got, [b"still talking after your EOF"])
 
+    def test_source_address_is_used_for_upstream_connections(self):
+        peers = []
+
+        def note_peer(conn):
+            peers.append(conn.getpeername()[0])
+            conn.sendall(b"ok")
+            conn.close()
+        up = self.upstream(note_peer)
+        port = harness.free_port()
+        self.start({"r": redirect_service(f"tcp://127.0.0.1:{port}", f"tcp://127.0.0.1:{up.addr[1]}",
+                                          redirect={"source": "127.0.0.5"})})
+        with connect(("127.0.0.1", port)) as s:
+            self.assertEqual(recv_until_eof(s), b"ok")
+        self.assertEqual(peers, ["127.0.0.5"])
+
     def test_unix_client_to_unix_upstream(self):
         d = tempfile.mkdtemp(prefix="sb-fwd-")
         self.addCleanup(shutil.rmtree, d, True)
@@ -313,6 +328,7 @@ class ForwardingTests(unittest.TestCase):
         server = self.start({"r": redirect_service(f"tcp://127.0.0.1:{port}", f"tcp://127.0.0.1:{up.addr[1]}",
                                                    per_source=0)})
         before = harness.fd_count(server.pid)
+        rss_before = harness.rss_kib(server.pid)
         n = 60
         socks = []
         self.addCleanup(lambda: [s.close() for s in socks])
@@ -323,7 +339,9 @@ class ForwardingTests(unittest.TestCase):
             socks.append(s)
         time.sleep(0.3)
         grown = harness.fd_count(server.pid) - before
-        print(f"\n  {n} idle forwarded connections: +{grown} fds ({grown / n:.2f} each)")
+        rss = harness.rss_kib(server.pid) - rss_before
+        print(f"\n  {n} idle forwarded connections: +{grown} fds ({grown / n:.2f} each), "
+              f"RSS +{rss} KiB ({rss / n:.2f} KiB each, page-granular)")
         # Two sockets each, plus at most the pool's 16 idle pipes (32 fds);
         # a connection keeping its two pipes would hold six.
         self.assertLessEqual(grown, 2 * n + 32)

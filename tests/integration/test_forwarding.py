@@ -181,6 +181,38 @@ class ForwardingTests(unittest.TestCase):
         hop = back.wait_for(r"\bconn service=hop\b")
         self.assertIn(f"in={len(payload)}", hop)
 
+    def test_many_connections_at_once_keep_their_bytes_and_leak_no_fds(self):
+        echo_port, port = harness.free_port(), harness.free_port()
+        server = self.start({"echo": builtin_service("echo", [f"tcp://127.0.0.1:{echo_port}"]),
+                             "r": redirect_service(f"tcp://127.0.0.1:{port}", f"tcp://127.0.0.1:{echo_port}",
+                                                   per_source=0)})
+        before = harness.fd_count(server.pid)
+        n, size = 40, 256 * 1024
+        results = {}
+
+        def client(i):
+            payload = os.urandom(size)
+            try:
+                with connect(("127.0.0.1", port), timeout=20) as s:
+                    t = threading.Thread(target=lambda: (s.sendall(payload), s.shutdown(socket.SHUT_WR)))
+                    t.start()
+                    got = recv_until_eof(s, timeout=30)
+                    t.join(timeout=30)
+                results[i] = got == payload
+            except OSError as e:
+                results[i] = repr(e)
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        self.assertEqual([results.get(i) for i in range(n)], [True] * n)
+        deadline = time.monotonic() + 5
+        while harness.fd_count(server.pid) > before + 32 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # What is left open is at most the pool's 16 idle pipes.
+        self.assertLessEqual(harness.fd_count(server.pid), before + 32)
+
     def test_half_close_from_the_client_reaches_the_upstream(self):
         def count_then_answer(conn):
             data = read_to_eof(conn)
@@ -321,6 +353,27 @@ class ForwardingTests(unittest.TestCase):
             self.assertEqual(recv_until_eof(s, timeout=10), b"")
         line = server.wait_for(r"\bconn service=r\b", start=mark)
         self.assertIn("reason=idle", line)
+
+    def test_max_duration_ends_a_busy_forwarded_connection(self):
+        up = self.upstream(lambda c: [c.sendall(c.recv(100)) for _ in range(1000)])
+        port = harness.free_port()
+        server = self.start({"r": redirect_service(f"tcp://127.0.0.1:{port}", f"tcp://127.0.0.1:{up.addr[1]}",
+                                                   timeouts={"max_duration": "1s", "idle": "30s"})})
+        mark = server.log_mark()
+        with connect(("127.0.0.1", port)) as s:
+            ended = False
+            for _ in range(100):  # busy, never idle: about 5 s of pings at most
+                try:
+                    s.sendall(b"ping")
+                    if recv_exactly(s, 4, timeout=5) != b"ping":
+                        ended = True
+                        break
+                except OSError:
+                    ended = True
+                    break
+                time.sleep(0.05)
+            self.assertTrue(ended, "still forwarding after max_duration")
+        self.assertIn("reason=max_duration", server.wait_for(r"\bconn service=r\b", start=mark))
 
     def test_idle_forwarded_connections_hold_no_pipes(self):
         up = self.upstream(lambda c: c.sendall(c.recv(100)) or read_to_eof(c))

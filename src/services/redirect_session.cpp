@@ -67,10 +67,12 @@ RedirectSession::RedirectSession(uv_loop_t* loop, SessionObserver& observer, Fd 
     : Session(loop, observer),
       service_(std::move(service)),
       client_(std::move(client)),
-      peer_(peer),
-      local_(local),
       pipes_(pipes),
-      greeting_(std::move(greeting)) {}
+      connecting_(std::make_unique<Connecting>()) {
+    connecting_->peer = peer;
+    connecting_->local = local;
+    connecting_->greeting = std::move(greeting);
+}
 
 std::uint64_t RedirectSession::last_activity() const {
     return bridge_started_ ? std::max(bridge_.last_activity(), last_activity_) : last_activity_;
@@ -79,18 +81,18 @@ std::uint64_t RedirectSession::last_activity() const {
 void RedirectSession::start() {
     const net::Endpoint& to = redirect().to;
     upstream_ = to.to_string();
-    if (timer_.init(loop_) != 0) {
+    if (connecting_->timer.init(loop_) != 0) {
         finish("error");
         return;
     }
-    timer_.on_fire([this] { on_connect_timeout(); });
+    connecting_->timer.on_fire([this] { on_connect_timeout(); });
     if (to.transport == net::Transport::unix_stream) {
-        addresses_.push_back(unix_address(to));
+        connecting_->addresses.push_back(unix_address(to));
         try_next();
         return;
     }
     if (auto literal = to.literal_address()) {
-        addresses_.push_back(*literal);
+        connecting_->addresses.push_back(*literal);
         try_next();
         return;
     }
@@ -101,21 +103,24 @@ void RedirectSession::start() {
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_NUMERICSERV;
     std::string port = std::to_string(to.port);
-    resolver_.data = this;
-    int rc = uv_getaddrinfo(loop_, &resolver_, &RedirectSession::on_resolved, to.host.c_str(), port.c_str(), &hints);
+    resolver_ = new uv_getaddrinfo_t{};
+    resolver_->data = this;
+    int rc = uv_getaddrinfo(loop_, resolver_, &RedirectSession::on_resolved, to.host.c_str(), port.c_str(), &hints);
     if (rc != 0) {
+        delete resolver_;
+        resolver_ = nullptr;
         fail("cannot resolve " + to.host + ": " + uv_strerror(rc));
-        return;
     }
-    resolving_ = true;
 }
 
 void RedirectSession::on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) noexcept {
-    static_cast<RedirectSession*>(req->data)->resolved(status, res);
+    auto* self = static_cast<RedirectSession*>(req->data);
+    self->resolver_ = nullptr;
+    delete req;
+    self->resolved(status, res);
 }
 
 void RedirectSession::resolved(int status, addrinfo* res) {
-    resolving_ = false;
     if (state_ == State::finishing) {  // stopped while looking up: this was the cancel coming back
         uv_freeaddrinfo(res);
         part_closed();
@@ -128,11 +133,11 @@ void RedirectSession::resolved(int status, addrinfo* res) {
     }
     for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
         if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6) {
-            addresses_.push_back(net::SockAddr::from(ai->ai_addr, ai->ai_addrlen));
+            connecting_->addresses.push_back(net::SockAddr::from(ai->ai_addr, ai->ai_addrlen));
         }
     }
     uv_freeaddrinfo(res);
-    if (addresses_.empty()) {
+    if (connecting_->addresses.empty()) {
         fail("cannot resolve " + redirect().to.host + ": no IPv4 or IPv6 address");
         return;
     }
@@ -142,7 +147,7 @@ void RedirectSession::resolved(int status, addrinfo* res) {
 int RedirectSession::open_upstream(const net::SockAddr& address) {
     int s = ::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (s < 0) return errno;
-    attempt_.reset(s);
+    connecting_->attempt.reset(s);
     const std::string& source = redirect().source;
     if (!source.empty()) {
         net::SockAddr local;
@@ -164,8 +169,9 @@ int RedirectSession::open_upstream(const net::SockAddr& address) {
 
 void RedirectSession::try_next() {
     state_ = State::connecting;
-    while (next_address_ < addresses_.size()) {
-        const net::SockAddr& address = addresses_[next_address_++];
+    Connecting& c = *connecting_;
+    while (c.next < c.addresses.size()) {
+        const net::SockAddr& address = c.addresses[c.next++];
         upstream_ = address.to_string();
         int rc = open_upstream(address);
         if (rc == 0) {
@@ -173,50 +179,52 @@ void RedirectSession::try_next() {
             return;
         }
         if (rc == EINPROGRESS) {
-            attempt_poll_ = std::make_unique<uv::Poll>();
-            if (attempt_poll_->init(loop_, attempt_.get()) == 0) {
-                attempt_poll_->on_event([this](int, int) { on_connect_event(); });
-                if (attempt_poll_->watch(UV_WRITABLE) == 0) {
-                    timer_.start(redirect().connect_timeout);
+            c.attempt_poll = std::make_unique<uv::Poll>();
+            if (c.attempt_poll->init(loop_, c.attempt.get()) == 0) {
+                c.attempt_poll->on_event([this](int, int) { on_connect_event(); });
+                if (c.attempt_poll->watch(UV_WRITABLE) == 0) {
+                    c.timer.start(redirect().connect_timeout);
                     return;
                 }
             }
             rc = EBADF;
         }
-        last_error_ = upstream_ + ": " + (rc == EAFNOSUPPORT ? "not of the source address's family" : std::strerror(rc));
+        c.last_error = upstream_ + ": " + (rc == EAFNOSUPPORT ? "not of the source address's family" : std::strerror(rc));
         drop_attempt();
     }
     std::string target = redirect().to.to_string();
-    fail("cannot connect to " + target + (last_error_.empty() ? "" : " (" + last_error_ + ")"));
+    fail("cannot connect to " + target + (c.last_error.empty() ? "" : " (" + c.last_error + ")"));
 }
 
 void RedirectSession::on_connect_event() {
     if (state_ != State::connecting) return;
     int err = 0;
     socklen_t len = sizeof err;
-    if (::getsockopt(attempt_.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    if (::getsockopt(connecting_->attempt.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
     if (err == 0) {
         connected();
         return;
     }
-    last_error_ = upstream_ + ": " + std::strerror(err);
+    connecting_->last_error = upstream_ + ": " + std::strerror(err);
     drop_attempt();
     try_next();
 }
 
 void RedirectSession::on_connect_timeout() {
     if (state_ != State::connecting) return;
-    last_error_ = upstream_ + ": no answer within " + seconds_text(redirect().connect_timeout);
+    connecting_->last_error = upstream_ + ": no answer within " + seconds_text(redirect().connect_timeout);
     drop_attempt();
     try_next();
 }
 
 void RedirectSession::drop_attempt() {
-    timer_.stop();
-    if (attempt_poll_) {
+    if (!connecting_) return;
+    Connecting& c = *connecting_;
+    c.timer.stop();
+    if (c.attempt_poll) {
         // The fd stays open until its Poll has closed.
-        uv::Poll* poll = attempt_poll_.release();
-        int fd = attempt_.release();
+        uv::Poll* poll = c.attempt_poll.release();
+        int fd = c.attempt.release();
         ++pending_;
         poll->close([this, poll, fd] {
             Fd closing(fd);
@@ -224,15 +232,27 @@ void RedirectSession::drop_attempt() {
             part_closed();
         });
     }
-    attempt_.reset();
+    c.attempt.reset();
+}
+
+void RedirectSession::release_connecting() {
+    drop_attempt();
+    if (!connecting_) return;
+    Connecting* c = connecting_.release();
+    ++pending_;
+    c->timer.close([this, c] {
+        delete c;
+        part_closed();
+    });
 }
 
 void RedirectSession::connected() {
-    timer_.stop();
-    if (attempt_poll_) {
+    Connecting& c = *connecting_;
+    c.timer.stop();
+    if (c.attempt_poll) {
         // Closing a Poll stops its watch at once; the bridge then watches
         // the same fd with its own Poll.
-        uv::Poll* poll = attempt_poll_.release();
+        uv::Poll* poll = c.attempt_poll.release();
         ++pending_;
         poll->close([this, poll] {
             delete poll;
@@ -243,17 +263,19 @@ void RedirectSession::connected() {
     touch();
     std::string header;
     if (redirect().proxy_protocol != config::ProxyVersion::none) {
-        net::SockAddr local = local_.length != 0 ? local_ : net::local_address(client_.get());
-        header = redirect().proxy_protocol == config::ProxyVersion::v1 ? net::proxy_v1_header(peer_, local)
-                                                                       : net::proxy_v2_header(peer_, local);
+        net::SockAddr local = c.local.length != 0 ? c.local : net::local_address(client_.get());
+        header = redirect().proxy_protocol == config::ProxyVersion::v1 ? net::proxy_v1_header(c.peer, local)
+                                                                       : net::proxy_v2_header(c.peer, local);
     }
     io::SpliceBridge::Setup setup;
     setup.pool = pipes_;
     setup.fd_gate = [this](int delta) { return observer_->on_fds_changed(*this, delta); };
-    setup.prefix_to_a = std::move(greeting_);
+    setup.prefix_to_a = std::move(c.greeting);
     setup.prefix_to_b = std::move(header);
+    Fd upstream = std::move(c.attempt);
+    release_connecting();
     bridge_started_ = true;
-    int rc = bridge_.start(loop_, std::move(client_), std::move(attempt_), std::move(setup),
+    int rc = bridge_.start(loop_, std::move(client_), std::move(upstream), std::move(setup),
                            [this](int err) { finish(err == 0 ? std::string_view("closed") : reason_for(err)); });
     if (rc != 0) finish("error");
 }
@@ -271,15 +293,13 @@ void RedirectSession::finish(std::string_view reason) {
     state_ = State::finishing;
     reason_ = reason;
     ++pending_;  // held until every close below has been started
-    if (resolving_) {
+    if (resolver_ != nullptr) {
         // The callback still comes (with UV_ECANCELED if the look-up had
         // not started); resolved() counts it.
         ++pending_;
-        (void)uv_cancel(reinterpret_cast<uv_req_t*>(&resolver_));
+        (void)uv_cancel(reinterpret_cast<uv_req_t*>(resolver_));
     }
-    drop_attempt();
-    ++pending_;
-    timer_.close([this] { part_closed(); });
+    release_connecting();
     if (bridge_started_) {
         ++pending_;
         bridge_.close([this] { part_closed(); });

@@ -61,26 +61,33 @@ private:
     void on_connect_timeout();
     void drop_attempt();
     void connected();
+    // Frees what only connecting needed, once its timer has closed.
+    void release_connecting();
     void fail(std::string error);
     void finish(std::string_view reason);
     void part_closed();
 
+    // What only resolving and connecting need, on the heap until the bridge
+    // starts, so a forwarded connection that is established costs less.
+    struct Connecting {
+        net::SockAddr peer;
+        net::SockAddr local;
+        std::string greeting;
+        std::vector<net::SockAddr> addresses;
+        std::size_t next = 0;
+        std::string last_error;
+        Fd attempt;                              // the upstream socket while it connects
+        std::unique_ptr<uv::Poll> attempt_poll;  // one per attempt: a Poll watches one fd for life
+        uv::Timer timer;                         // connect_timeout
+    };
+
     std::shared_ptr<const config::Service> service_;
     Fd client_;
-    net::SockAddr peer_;
-    net::SockAddr local_;
     io::PipePool* pipes_;
-    std::string greeting_;
     State state_ = State::resolving;
-    std::vector<net::SockAddr> addresses_;
-    std::size_t next_address_ = 0;
-    std::string last_error_;
     std::string upstream_;  // the target as configured, then the address that connected
-    uv_getaddrinfo_t resolver_{};
-    bool resolving_ = false;
-    Fd attempt_;                          // the upstream socket while it connects
-    std::unique_ptr<uv::Poll> attempt_poll_;  // one per attempt: a Poll watches one fd for life
-    uv::Timer timer_;
+    std::unique_ptr<Connecting> connecting_;
+    uv_getaddrinfo_t* resolver_ = nullptr;  // while a look-up runs; freed when it calls back
     io::SpliceBridge bridge_;
     bool bridge_started_ = false;
     int pending_ = 0;  // closes and a cancelled look-up still to come back

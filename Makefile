@@ -18,6 +18,7 @@ BUILD_PACKAGES = meson ninja-build g++ pkg-config python3 libuv1-dev nlohmann-js
 TEST_PACKAGES  = tftpd-hpa tftp-hpa rsync procps mandoc groff systemd python3-prometheus-client python3-yaml
 # The files `switchboard import` is tested on (/etc/xinetd.d); the daemon is not started.
 TEST_PACKAGES += xinetd
+TEST_PACKAGES += haproxy
 # clang with libFuzzer and the sanitizer runtimes, for `make fuzz`.
 FUZZ_PACKAGES  = clang libclang-rt-14-dev
 

@@ -64,6 +64,20 @@ struct Exec : process::ProcessAttributes {
     friend bool operator==(const Exec&, const Exec&) = default;
 };
 
+// PROXY protocol header versions (haproxy's proxy-protocol.txt).
+enum class ProxyVersion : std::uint8_t { none, v1, v2 };
+
+// "redirect": forward each connection to `to`, a tcp:// (literal or name,
+// resolved at connect time) or unix: endpoint.
+struct Redirect {
+    net::Endpoint to;
+    Duration connect_timeout{5000};  // per address tried
+    std::string source;              // local IP literal to connect from; empty: the kernel's choice
+    ProxyVersion proxy_protocol = ProxyVersion::none;
+
+    friend bool operator==(const Redirect&, const Redirect&) = default;
+};
+
 struct Rate {
     double per_second = 0;  // 0: no limit
     double burst = 0;
@@ -111,18 +125,29 @@ struct Timeouts {
     friend bool operator==(const Timeouts&, const Timeouts&) = default;
 };
 
+// "proxy_protocol" on a service: its listeners sit behind a balancer, and
+// every connection starts with a PROXY header from one of `trusted`.
+struct ProxyAccept {
+    std::vector<net::Cidr> trusted;
+    Duration timeout{3000};  // for the whole header to arrive
+
+    friend bool operator==(const ProxyAccept&, const ProxyAccept&) = default;
+};
+
 struct Service {
     std::string name;
     std::string file;  // the config file that defined it
     std::vector<Listen> listen;  // may be empty for a service reachable only through tcpmux
-    std::variant<Builtin, Exec> action;
+    std::variant<Builtin, Exec, Redirect> action;
     std::optional<Tcpmux> tcpmux;
     Admission admission;
     Timeouts timeouts;
+    std::optional<ProxyAccept> proxy_protocol;
     bool enabled = true;
 
     [[nodiscard]] const Exec* exec() const { return std::get_if<Exec>(&action); }
     [[nodiscard]] const Builtin* builtin() const { return std::get_if<Builtin>(&action); }
+    [[nodiscard]] const Redirect* redirect() const { return std::get_if<Redirect>(&action); }
     friend bool operator==(const Service&, const Service&) = default;
 };
 

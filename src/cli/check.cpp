@@ -18,6 +18,14 @@ std::string kind_of(const config::Service& s) {
     if (const auto* b = s.builtin()) {
         return "builtin " + std::string(config::keys::builtins[static_cast<std::size_t>(*b)]);
     }
+    if (const auto* r = s.redirect()) {
+        std::string out = "redirect " + r->to.to_string();
+        if (r->proxy_protocol != config::ProxyVersion::none) {
+            out += r->proxy_protocol == config::ProxyVersion::v1 ? " (proxy v1)" : " (proxy v2)";
+        }
+        if (!r->source.empty()) out += " from " + r->source;
+        return out;
+    }
     const config::Exec& e = *s.exec();
     std::string out = e.wait ? "exec-wait " : "exec ";
     out += e.argv.empty() ? std::string("?") : e.argv.front();

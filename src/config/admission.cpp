@@ -11,10 +11,6 @@ namespace sb::config {
 
 using net::quote;
 
-namespace {
-
-constexpr std::size_t k_max_banner = 64 * 1024;
-
 std::vector<net::Cidr> read_cidrs(const Node& node) {
     std::vector<net::Cidr> out;
     if (!node.expect_array("an array of addresses or prefixes like \"10.0.0.0/8\"")) return out;
@@ -30,6 +26,10 @@ std::vector<net::Cidr> read_cidrs(const Node& node) {
     }
     return out;
 }
+
+namespace {
+
+constexpr std::size_t k_max_banner = 64 * 1024;
 
 template <typename Id, typename Read>
 std::vector<Id> read_ids(const Node& node, std::string_view what, Read&& read) {

@@ -36,7 +36,7 @@ inline constexpr std::array admission = {
 // The keys only a service itself may set.
 inline constexpr std::array service_only = {
     Keys{"listen"}, Keys{"socket"}, Keys{"builtin"}, Keys{"exec"}, Keys{"redirect"}, Keys{"enabled"},
-    Keys{"tcpmux"},
+    Keys{"tcpmux"}, Keys{"proxy_protocol"},
 };
 inline constexpr std::array tcpmux = {Keys{"name"}, Keys{"plus"}};
 
@@ -58,6 +58,9 @@ inline constexpr std::array exec = {
     Keys{"group"}, Keys{"cwd"},  Keys{"umask"},   Keys{"nice"},    Keys{"rlimits"},
     Keys{"no_new_privileges"}, Keys{"new_session"}, Keys{"env"}, Keys{"pass_env"}, Keys{"grace"},
 };
+inline constexpr std::array redirect = {Keys{"to"}, Keys{"connect_timeout"}, Keys{"source"},
+                                        Keys{"proxy_protocol"}};
+inline constexpr std::array proxy_accept = {Keys{"trusted"}, Keys{"timeout"}};
 inline constexpr std::array rlimits = {Keys{"nofile"}, Keys{"nproc"}, Keys{"as"},
                                        Keys{"cpu"},    Keys{"core"},  Keys{"fsize"}};
 inline constexpr std::array rate = {Keys{"per_second"}, Keys{"burst"}};
@@ -70,6 +73,7 @@ inline constexpr std::array builtins = {Keys{"echo"}, Keys{"discard"}, Keys{"cha
                                         Keys{"time"}, Keys{"tcpmux"}};
 inline constexpr std::array io_modes = {Keys{"splice"}, Keys{"socket"}};
 inline constexpr std::array fd_styles = {Keys{"inetd"}, Keys{"systemd"}};
+inline constexpr std::array proxy_versions = {Keys{"v1"}, Keys{"v2"}};
 inline constexpr std::array on_limit = {Keys{"pause"}, Keys{"reject"}};
 inline constexpr std::array log_formats = {Keys{"text"}, Keys{"json"}};
 inline constexpr std::array log_levels = {Keys{"debug"}, Keys{"info"}, Keys{"warning"}, Keys{"error"}};

@@ -46,6 +46,12 @@ void read_admission(const ObjectReader& object, AdmissionSettings& into, LoadCon
 
 // exec (exec.cpp).
 std::optional<Exec> read_exec(const Node& node, LoadContext& context);
+// An array of CIDRs (admission.cpp).
+std::vector<net::Cidr> read_cidrs(const Node& node);
+// A service's "proxy_protocol" (redirect.cpp).
+std::optional<ProxyAccept> read_proxy_accept(const Node& node);
+// redirect (redirect.cpp).
+std::optional<Redirect> read_redirect(const Node& node);
 
 // Users and groups, by name or number (accounts.cpp). nullopt after an
 // error, or when a name is unknown and check_system is off.

@@ -185,13 +185,13 @@ std::optional<Service> read_service(const Node& node, const std::string& name, c
         if (object.has(std::string(key))) actions.push_back(key);
     }
     if (actions.empty()) {
-        node.key_error("service " + quote(name) + " needs \"builtin\" or \"exec\" to say what to do with a connection");
+        node.key_error("service " + quote(name) +
+                       " needs \"builtin\", \"exec\" or \"redirect\" to say what to do with a connection");
     } else if (actions.size() > 1) {
         object.get(std::string(actions[1]))
             ->key_error("a service has exactly one of \"builtin\", \"exec\" and \"redirect\"; this one has both " +
                         quote(actions[0]) + " and " + quote(actions[1]));
     }
-    if (auto redirect = object.get("redirect")) redirect->key_error("redirect is not supported yet");
     const Exec* exec = nullptr;
     if (auto builtin = object.get("builtin")) {
         if (auto i = builtin->choice(keys::builtins, "builtin")) service.action = static_cast<Builtin>(*i);
@@ -200,12 +200,33 @@ std::optional<Service> read_service(const Node& node, const std::string& name, c
             service.action = std::move(*e);
             exec = std::get_if<Exec>(&service.action);
         }
+    } else if (auto redirect_node = object.get("redirect")) {
+        if (auto r = read_redirect(*redirect_node)) service.action = std::move(*r);
+        for (const Node& entry : udp_entries) {
+            entry.error("redirect forwards streams; UDP redirect is out of scope, so a redirect service cannot listen on udp://");
+        }
+    }
+
+    if (auto proxy = object.get("proxy_protocol")) {
+        service.proxy_protocol = read_proxy_accept(*proxy);
+        bool wait = exec != nullptr && exec->wait;
+        if (wait) {
+            proxy->key_error("proxy_protocol does not apply to a service with \"wait\": true: its child accepts the connections itself");
+        }
+        for (const Listen& l : service.listen) {
+            if (l.endpoint.transport != net::Transport::tcp && !wait) {
+                proxy->key_error("proxy_protocol applies only to tcp:// listeners; " + quote(l.endpoint.to_string()) +
+                                 " is not one");
+                break;
+            }
+        }
     }
 
     if (auto tcpmux = object.get("tcpmux")) {
         service.tcpmux = read_tcpmux(*tcpmux);
-        if (exec == nullptr || exec->wait) {
-            tcpmux->key_error("tcpmux applies to exec services without \"wait\": the client is handed to one child");
+        if ((exec == nullptr || exec->wait) && service.redirect() == nullptr) {
+            tcpmux->key_error("tcpmux applies to exec services without \"wait\" and to redirect services: the "
+                              "client is handed to one session");
         }
     }
     if (service.builtin() != nullptr && *service.builtin() == Builtin::tcpmux) {
@@ -228,7 +249,7 @@ std::optional<Service> read_service(const Node& node, const std::string& name, c
         }
         if (!given("max_connections")) service.admission.max_connections = k_exec_default_max_connections;
         if (!given("max_children")) service.admission.max_children = service.admission.max_connections;
-    } else if (own.keys.contains("max_children") && object.has("builtin")) {
+    } else if (own.keys.contains("max_children") && !object.has("exec")) {
         object.get("max_children")->key_error("max_children applies only to exec services");
     }
     // What one source may hold (README "Security"); 0 turns either off.

@@ -157,6 +157,9 @@ std::string render_metrics(const StatusView& status, const std::vector<ServiceVi
     per_service(e, services, [](const ServiceView& s) { return s.counters.spawned; });
     e.family("switchboard_children_spawn_failures_total", "counter", "Child processes that could not be started.");
     per_service(e, services, [](const ServiceView& s) { return s.counters.spawn_failures; });
+    e.family("switchboard_forward_failures_total", "counter",
+             "Forwarded connections closed because the upstream could not be reached.");
+    per_service(e, services, [](const ServiceView& s) { return s.counters.forward_failures; });
     e.family("switchboard_children_active", "gauge", "Child processes running.");
     per_service(e, services, [](const ServiceView& s) { return s.children; });
     e.family("switchboard_children_exits_total", "counter",

@@ -201,6 +201,7 @@ std::string reply_services(const std::vector<ServiceView>& services) {
                         {"rejected_by", std::move(rejected_by)},
                         {"spawned", c.spawned},
                         {"spawn_failures", c.spawn_failures},
+                        {"forward_failures", c.forward_failures},
                         {"children", v.children},
                         {"exits", {{"ok", c.exits_ok}, {"failed", c.exits_failed}}},
                         {"bytes_in", c.bytes_in},

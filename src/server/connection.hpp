@@ -28,12 +28,15 @@ struct Connection final : services::SessionObserver, services::TcpmuxDirectory {
     void on_child_exited(services::Session& session, pid_t pid, int exit_code, int signal) override;
     [[nodiscard]] std::vector<std::string> tcpmux_names() const override;
     [[nodiscard]] std::string tcpmux_hand_over(std::string_view name, Fd& fd) override;
+    void on_forward_failed(services::Session& session, std::string_view error) override;
+    bool on_fds_changed(services::Session& session, int delta) override;
 
     Server* server = nullptr;
     std::uint64_t id = 0;
     std::shared_ptr<ServiceRuntime> service;
     std::shared_ptr<const config::Service> definition;  // the one it started with
-    net::SockAddr peer;
+    net::SockAddr peer;   // the client (named by a PROXY header, if the service takes one)
+    net::SockAddr local;  // from a PROXY header: the address it connected to; empty: the socket's own
     net::Transport transport = net::Transport::tcp;  // of the listener that accepted it
     AdmissionTicket ticket;  // what admission counted, given back when it ends
     FdLease fds;             // what it holds of the server's fd budget
@@ -44,40 +47,44 @@ struct Connection final : services::SessionObserver, services::TcpmuxDirectory {
     Connection* next = nullptr;
 };
 
-// The open connections, oldest first.
-class ConnectionList {
+// A list of records linked through their own prev/next members, oldest
+// first: the open connections, the connections waiting for a PROXY header.
+template <typename T>
+class IntrusiveList {
 public:
-    void push_back(Connection* c) {
+    void push_back(T* c) {
         c->prev = tail_;
         c->next = nullptr;
         (tail_ ? tail_->next : head_) = c;
         tail_ = c;
         ++size_;
     }
-    void erase(Connection* c) {
+    void erase(T* c) {
         (c->prev ? c->prev->next : head_) = c->next;
         (c->next ? c->next->prev : tail_) = c->prev;
         c->prev = c->next = nullptr;
         --size_;
     }
-    [[nodiscard]] Connection* front() const { return head_; }
+    [[nodiscard]] T* front() const { return head_; }
     [[nodiscard]] std::size_t size() const { return size_; }
     [[nodiscard]] bool empty() const { return size_ == 0; }
 
     // Visits every connection; `f` may stop (and so unlink) the one it is given.
     template <typename F>
     void for_each(F&& f) {
-        for (Connection* c = head_; c != nullptr;) {
-            Connection* next = c->next;
+        for (T* c = head_; c != nullptr;) {
+            T* next = c->next;
             f(*c);
             c = next;
         }
     }
 
 private:
-    Connection* head_ = nullptr;
-    Connection* tail_ = nullptr;
+    T* head_ = nullptr;
+    T* tail_ = nullptr;
     std::size_t size_ = 0;
 };
+
+using ConnectionList = IntrusiveList<Connection>;
 
 }  // namespace sb::server

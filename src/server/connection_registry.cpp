@@ -39,6 +39,26 @@ std::string Connection::tcpmux_hand_over(std::string_view name, Fd& fd) {
     return server->tcpmux_hand_over(*this, name, fd);
 }
 
+void Connection::on_forward_failed(services::Session&, std::string_view error) {
+    server->forward_failed(*service, peer.to_string(), error);
+}
+
+bool Connection::on_fds_changed(services::Session&, int delta) {
+    if (delta > 0) {
+        if (!server->fd_budget_.can_spawn(static_cast<std::uint64_t>(delta))) return false;
+        fds.grow(static_cast<std::uint32_t>(delta));
+    } else {
+        fds.shrink(static_cast<std::uint32_t>(-delta));
+    }
+    server->update_fd_pause();
+    return true;
+}
+
+void Server::forward_failed(ServiceRuntime& service, const std::string& peer, std::string_view error) {
+    ++service.counters.forward_failures;
+    log::warning("forward-failed", {{"service", service.name()}, {"peer", peer}, {"error", error}});
+}
+
 void Server::child_spawned(ServiceRuntime& service, pid_t pid) {
     ++service.counters.spawned;
     service.admission.child_started(global_);
@@ -77,13 +97,17 @@ void Server::connection_done(Connection& connection, const services::Outcome& ou
                            {"in", session.bytes_in()}, {"out", session.bytes_out()}, {"reason", outcome.reason},
                            {"pid", static_cast<long>(outcome.pid)}, {"exit", outcome.exit_code},
                            {"signal", outcome.signal}});
-        if (outcome.error != 0) {
-            log::warning("conn-error", {{"service", service.name()}, {"peer", c->peer.to_string()},
-                                        {"error", std::strerror(outcome.error)}});
-        }
+    } else if (std::string upstream = session.upstream(); !upstream.empty()) {
+        log::info("conn", {{"service", service.name()}, {"peer", c->peer.to_string()}, {"upstream", upstream},
+                           {"duration", seconds}, {"in", session.bytes_in()}, {"out", session.bytes_out()},
+                           {"reason", outcome.reason}});
     } else {
         log::info("conn", {{"service", service.name()}, {"peer", c->peer.to_string()}, {"duration", seconds},
                            {"in", session.bytes_in()}, {"out", session.bytes_out()}, {"reason", outcome.reason}});
+    }
+    if (outcome.error != 0) {
+        log::warning("conn-error", {{"service", service.name()}, {"peer", c->peer.to_string()},
+                                    {"error", std::strerror(outcome.error)}});
     }
     connections_.erase(c);
     if (!service.removed) {

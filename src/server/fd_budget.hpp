@@ -105,6 +105,13 @@ public:
         budget_->acquire(n);
         count_ += n;
     }
+    // Gives `n` of its fds back.
+    void shrink(std::uint32_t n) {
+        if (budget_ == nullptr) return;
+        n = n < count_ ? n : count_;
+        budget_->release(n);
+        count_ -= n;
+    }
     // Gives every fd back.
     void reset() {
         if (budget_ != nullptr) budget_->release(count_);

@@ -17,6 +17,8 @@ enum class RejectReason : std::uint8_t {
     fd_budget,        // the server is keeping its last fds for children and reloads
     reflection,       // UDP source that looks like reflection
     own_address,      // UDP source that is one of the server's own listeners
+    proxy_untrusted,  // a PROXY protocol listener's peer is not in proxy_protocol.trusted
+    proxy_header,     // no valid PROXY header in time (malformed, incomplete, closed)
     count_
 };
 inline constexpr std::size_t k_reject_reasons = static_cast<std::size_t>(RejectReason::count_);
@@ -31,6 +33,8 @@ constexpr std::string_view reject_reason_name(RejectReason reason) {
         case RejectReason::fd_budget: return "fd_budget";
         case RejectReason::reflection: return "reflection";
         case RejectReason::own_address: return "own_address";
+        case RejectReason::proxy_untrusted: return "proxy_untrusted";
+        case RejectReason::proxy_header: return "proxy_header";
         case RejectReason::count_: break;
     }
     return "unknown";

@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "io/pipe_pool.hpp"
+#include "server/proxy_wait.hpp"
 #include "process/spawn.hpp"
 #include "server/admission.hpp"
 #include "server/connection.hpp"
@@ -119,12 +121,20 @@ private:
     // accept.cpp: admitting a stream connection, or turning it away.
     void reject(ServiceRuntime& service, Fd fd, const net::SockAddr& peer, RejectReason reason);
     void count_reject(ServiceRuntime& service, const net::SockAddr& peer, RejectReason reason);
+    // Admission and a session for an accepted stream (`local`: the address
+    // the client connected to, from a PROXY header; empty: the socket's).
+    void admit_stream(const std::shared_ptr<ServiceRuntime>& runtime, const config::Listen& listen, Fd fd,
+                      const net::SockAddr& peer, const net::SockAddr& local, FdLease lease, std::uint64_t accepted_ns);
+    void wait_for_proxy_header(const std::shared_ptr<ServiceRuntime>& runtime, const config::Listen& listen, Fd fd,
+                               const net::SockAddr& peer, FdLease lease);
+    void proxy_header_done(ProxyWait& wait, bool ok, const std::string& error);
     // An admitted connection: its record, its session, started (accept.cpp).
-    void start_connection(const std::shared_ptr<ServiceRuntime>& service, Fd fd, const net::SockAddr& peer,
-                          net::Transport transport, AdmissionTicket ticket, FdLease lease, std::string greeting);
+    void start_connection(const std::shared_ptr<ServiceRuntime>& runtime, Fd fd, const net::SockAddr& peer,
+                          const net::SockAddr& local, net::Transport transport, AdmissionTicket ticket,
+                          FdLease lease, std::string greeting, std::uint64_t accepted_ns);
 
 public:
-    // tcpmux (tcpmux.cpp): the names on offer, and a client handed from the
+    // tcpmux (accept.cpp): the names on offer, and a client handed from the
     // connection `from` to the service that answers to `name`.
     [[nodiscard]] std::vector<std::string> tcpmux_names() const;
     [[nodiscard]] std::string tcpmux_hand_over(Connection& from, std::string_view name, Fd& fd);
@@ -136,6 +146,7 @@ private:
     void connection_done(Connection& connection, const services::Outcome& outcome);
     void child_spawned(ServiceRuntime& service, pid_t pid);
     void spawn_failed(ServiceRuntime& service, const std::string& peer, std::string_view error);
+    void forward_failed(ServiceRuntime& service, const std::string& peer, std::string_view error);
     void child_exited(ServiceRuntime& service, pid_t pid, int exit_code, int signal);
     void sweep();
     void bury(Connection* connection);
@@ -200,6 +211,7 @@ private:
 
     // shutdown.cpp
     void finish_if_drained();
+    void abandon_proxy_waits();
     void close_everything();
 
     // reload_job.cpp: one load on the threadpool at a time (see reload()).
@@ -228,7 +240,9 @@ private:
     std::map<std::string, Listener*> listeners_;  // by endpoint, canonical spelling
     std::map<Listener*, std::shared_ptr<ServiceRuntime>> listener_services_;
     ConnectionList connections_;
+    IntrusiveList<ProxyWait> proxy_waits_;  // connections whose PROXY header is being read
     process::Spawner spawner_;
+    io::PipePool pipes_;  // for redirect's splicing; declared before the connections that use it
     // Wait-mode services, serving or retired (closing until their child has
     // exited). Owned here; each WaitService frees itself once closed, and
     // its Waiter is freed in that close's callback.

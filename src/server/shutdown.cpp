@@ -15,6 +15,7 @@ void Server::shutdown(bool immediate) {
                                {"grace", static_cast<double>(config_.shutdown_grace.count()) / 1000.0}});
         for (auto* o : observers_) o->on_stopping();
         refresh_all_pauses();
+        abandon_proxy_waits();
         // A wait-mode child gets the grace a connection gets.
         retire_all_waiters(services::WaitService::k_no_deadline);
         if ((!connections_.empty() || !waiters_.empty()) && !immediate) {
@@ -35,6 +36,7 @@ void Server::drain() {
     log::info("drain", {{"connections", connections_.size()}});
     for (auto* o : observers_) o->on_stopping();
     refresh_all_pauses();
+    abandon_proxy_waits();
     // A wait-mode child would go on accepting: it is stopped now.
     retire_all_waiters(std::chrono::milliseconds(0));
     finish_if_drained();
@@ -50,6 +52,14 @@ bool Server::set_enabled(const std::string& name, bool enabled) {
     return true;
 }
 
+void Server::abandon_proxy_waits() {
+    // Not yet connections: closed at once, the clients never admitted.
+    proxy_waits_.for_each([this](ProxyWait& w) {
+        proxy_waits_.erase(&w);
+        w.abandon();
+    });
+}
+
 void Server::finish_if_drained() {
     if (!stopping_ || closed_ || !connections_.empty() || !waiters_.empty()) return;
     close_everything();
@@ -57,6 +67,7 @@ void Server::finish_if_drained() {
 
 void Server::close_everything() {
     closed_ = true;
+    abandon_proxy_waits();
     for (auto* o : observers_) o->on_closing();
     for (auto& [key, l] : listeners_) l->close(true);
     listeners_.clear();

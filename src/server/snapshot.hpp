@@ -21,6 +21,7 @@ struct ServiceCounters {
     std::array<std::uint64_t, k_reject_reasons> rejected{};
     std::uint64_t spawned = 0;
     std::uint64_t spawn_failures = 0;
+    std::uint64_t forward_failures = 0;  // redirect: the upstream could not be reached
     std::uint64_t exits_ok = 0;
     std::uint64_t exits_failed = 0;  // non-zero exit or killed by a signal
     std::uint64_t bytes_in = 0;

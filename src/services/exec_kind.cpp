@@ -26,7 +26,7 @@ process::ConnectionInfo connection_info(const Arrival& a) {
         }
         return info;
     }
-    net::SockAddr local = net::local_address(a.fd.get());
+    net::SockAddr local = a.local.length != 0 ? a.local : net::local_address(a.fd.get());
     info.remote_ip = a.peer.host();
     info.remote_port = a.peer.port();
     info.local_ip = local.host();

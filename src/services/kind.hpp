@@ -28,6 +28,9 @@
 namespace sb::process {
 class Spawner;
 }
+namespace sb::io {
+class PipePool;
+}
 
 namespace sb::services {
 
@@ -46,9 +49,11 @@ struct Arrival {
     uv_loop_t* loop = nullptr;
     SessionObserver* observer = nullptr;
     Fd fd;  // accepted; the session owns it from now on
-    net::SockAddr peer;
+    net::SockAddr peer;   // the client: from accept(), or named by a PROXY header
+    net::SockAddr local;  // the address it connected to, from a PROXY header; empty: the socket's own
     net::Transport transport = net::Transport::tcp;
     process::Spawner* spawner = nullptr;
+    io::PipePool* pipes = nullptr;  // for kinds that splice socket to socket
     std::string greeting;  // sent to the client first (banners)
     TcpmuxDirectory* tcpmux = nullptr;  // where a tcpmux session hands its client
 };
@@ -56,9 +61,9 @@ struct Arrival {
 // How a service describes itself to people: the start-up table, `ctl
 // services`, the state dump and metrics.
 struct KindDescription {
-    std::string kind;    // "builtin" or "exec"
-    std::string action;  // "echo", or the program
-    std::string table;   // the start-up table's ACTION column: "builtin echo", "exec"
+    std::string kind;    // "builtin", "exec" or "redirect"
+    std::string action;  // "echo", the program, or the target
+    std::string table;   // the start-up table's ACTION column: "builtin echo", "exec", "redirect"
 };
 
 class ServiceKind {

@@ -12,7 +12,8 @@ using KindFactory = std::shared_ptr<const ServiceKind> (*)(const std::shared_ptr
     X(make_tcpmux_kind)     \
     X(make_builtin_kind)    \
     X(make_exec_kind)       \
-    X(make_exec_wait_kind)
+    X(make_exec_wait_kind)  \
+    X(make_redirect_kind)
 
 #define SB_DECLARE_KIND(factory) \
     std::shared_ptr<const ServiceKind> factory(const std::shared_ptr<const config::Service>& definition);

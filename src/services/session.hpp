@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace sb::services {
@@ -33,6 +34,11 @@ public:
     virtual void on_child_spawned(Session& /*session*/, pid_t /*pid*/) {}
     virtual void on_spawn_failed(Session& /*session*/, std::string_view /*error*/) {}
     virtual void on_child_exited(Session& /*session*/, pid_t /*pid*/, int /*exit_code*/, int /*signal*/) {}
+    // redirect sessions: the upstream could not be reached (`error` says why).
+    virtual void on_forward_failed(Session& /*session*/, std::string_view /*error*/) {}
+    // A session takes (delta > 0) or gives back (delta < 0) fds beyond what
+    // its kind's connection_fds() leased; false: no room, do without them.
+    virtual bool on_fds_changed(Session& /*session*/, int /*delta*/) { return true; }
 
 protected:
     ~SessionObserver() = default;
@@ -56,6 +62,9 @@ public:
     // uv_now() of the last byte moved either way (or of the start).
     [[nodiscard]] virtual std::uint64_t last_activity() const { return last_activity_; }
     [[nodiscard]] virtual pid_t child_pid() const { return 0; }
+    // Where the connection is forwarded to ("127.0.0.1:80"), for the log;
+    // empty for sessions that forward nothing.
+    [[nodiscard]] virtual std::string upstream() const { return {}; }
 
 protected:
     void touch() { last_activity_ = uv_now(loop_); }

@@ -16,6 +16,10 @@ and prints one table:
               posix_spawn, what tcpserver does)       target >= 1.0x / >= 0.85x
   throughput  one connection through a /bin/cat child, io "splice" vs
               io "socket"                                      target >= 0.5x
+  forward     one iperf3 stream through a redirect service, beside the same
+              stream direct and through haproxy in TCP mode with splicing
+              (option splice-request/splice-response)
+                                      target >= 1.0x haproxy, >= 0.6x direct
   reload      SIGHUP reloads of 1,000 built-in services on unchanged
               listeners: the server's "reloaded ... ms=" log line, and the
               wall time until that line appears, while a client connects in
@@ -49,7 +53,7 @@ import sys
 import tempfile
 import time
 
-FIGURES = ["echo", "idle", "spawn", "throughput", "reload"]
+FIGURES = ["echo", "idle", "spawn", "throughput", "forward", "reload"]
 IDLE_TARGET = 19000
 
 
@@ -540,6 +544,73 @@ def figure_throughput(b):
     sides.samples_note("throughput MiB/s", per="MiB")
     if incomplete:
         b.notes.append("throughput (rate of what arrived): " + "; ".join(incomplete))
+
+
+def iperf3_gbits(port, seconds):
+    """One iperf3 stream to 127.0.0.1:port for `seconds`: received Gbit/s."""
+    iperf3 = shutil.which("iperf3")
+    try:
+        done = subprocess.run([iperf3, "-c", "127.0.0.1", "-p", str(port), "-t", f"{seconds:g}", "-J"],
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=seconds + 20)
+    except subprocess.TimeoutExpired:
+        raise Unavailable(f"iperf3 did not finish in {seconds + 20:.0f} s")
+    try:
+        result = json.loads(done.stdout)
+    except ValueError:
+        raise Unavailable("iperf3 printed no JSON: " + (done.stderr.strip() or done.stdout.strip())[-200:])
+    if "error" in result:
+        raise Unavailable("iperf3: " + result["error"])
+    received = result["end"]["sum_received"]
+    return received["bits_per_second"] / 1e9, received["bytes"] / 2**20
+
+
+def figure_forward(b):
+    iperf3 = shutil.which("iperf3")
+    haproxy = shutil.which("haproxy") or ("/usr/sbin/haproxy" if os.access("/usr/sbin/haproxy", os.X_OK) else None)
+    if iperf3 is None:
+        raise Unavailable("iperf3 is not installed")
+    seconds = 1.0 if b.args.quick else max(2.0, b.seconds * 2)
+    target_port, sb_port, ha_port = free_ports(3)
+    target = b.start("iperf3", [iperf3, "-s", "-p", str(target_port)])
+    target.wait_ready(probe_port=target_port)
+    sides = Sides(b)
+    sides.add("direct", target_port, lambda: target)
+    sides.add("switchboard", sb_port, lambda: b.switchboard_with(
+        "forward", {"fwd": {"listen": [f"tcp://127.0.0.1:{sb_port}"],
+                            "redirect": {"to": f"tcp://127.0.0.1:{target_port}"}}}, probe_port=sb_port))
+
+    def start_haproxy():
+        if haproxy is None:
+            raise Unavailable("haproxy is not installed")
+        cfg = os.path.join(b.workdir, "haproxy.cfg")
+        with open(cfg, "w") as f:
+            f.write(f"""global
+  maxconn 1000
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  option splice-request
+  option splice-response
+listen forward
+  bind 127.0.0.1:{ha_port}
+  server target 127.0.0.1:{target_port}
+""")
+        server = b.start("haproxy", [haproxy, "-db", "-f", cfg])
+        server.wait_ready(probe_port=ha_port)
+        return server
+    sides.add("haproxy", ha_port, start_haproxy)
+
+    def measure(name, port):
+        return iperf3_gbits(port, seconds)
+
+    sides.measure(measure)
+    fmt = lambda x: f"{x:.2f} Gbit/s"
+    sides.ratio_row("iperf3 1 stream, redirect vs haproxy (splice)", "switchboard", "haproxy",
+                    ">= 1.00x haproxy", 1.0, fmt=fmt)
+    sides.ratio_row("iperf3 1 stream, redirect vs direct", "switchboard", "direct", ">= 0.60x direct", 0.6, fmt=fmt)
+    sides.samples_note("forward Gbit/s", fmt=lambda x: f"{x:.2f}", per="MiB")
 
 
 RELOADED = re.compile(r"\breloaded\b.*\bms=([0-9.]+)")

@@ -500,15 +500,73 @@ TEST_CASE("a service needs listen and exactly one action") {
     CHECK(only_error(load(with_service("a", R"({"listen": [], "builtin": "echo"})"))).message ==
           "listen needs at least one address");
     CHECK(only_error(load(with_service("a", R"({"listen": "tcp://127.0.0.1:1"})"))).message ==
-          "service \"a\" needs \"builtin\" or \"exec\" to say what to do with a connection");
+          "service \"a\" needs \"builtin\", \"exec\" or \"redirect\" to say what to do with a connection");
     cfg::Error both = only_error(load(with_service("a", R"({"listen": "tcp://127.0.0.1:1", "builtin": "echo",
         "exec": {"argv": ["/bin/cat"]}})")));
     CHECK(both.pointer == "/services/a/exec");
     CHECK(both.message == "a service has exactly one of \"builtin\", \"exec\" and \"redirect\"; this one has both \"builtin\" and \"exec\"");
-    cfg::Error redirect = only_error(load(with_service("a", R"({"listen": "tcp://127.0.0.1:1",
-        "redirect": {"to": "tcp://db.internal:5432"}})")));
-    CHECK(redirect.pointer == "/services/a/redirect");
-    CHECK(redirect.message == "redirect is not supported yet");
+}
+
+TEST_CASE("redirect rules") {
+    auto svc = [](std::string_view listen, std::string_view redirect) {
+        return with_service("r", "{\"listen\": \"" + std::string(listen) + "\", \"redirect\": " + std::string(redirect) + "}");
+    };
+    auto ok = load(svc("tcp://127.0.0.1:1", R"({"to": "tcp://db.internal:5432", "connect_timeout": "250ms",
+        "source": "127.0.0.2", "proxy_protocol": "v2"})"));
+    REQUIRE(ok.errors.empty());
+    const cfg::Redirect* r = ok.config->services.at("r").redirect();
+    REQUIRE(r != nullptr);
+    CHECK(r->to.host == "db.internal");
+    CHECK(r->to.port == 5432);
+    CHECK(r->connect_timeout == std::chrono::milliseconds(250));
+    CHECK(r->source == "127.0.0.2");
+    CHECK(r->proxy_protocol == cfg::ProxyVersion::v2);
+    CHECK(ok.config->services.at("r").admission.per_source == cfg::k_default_per_source);
+
+    auto unix_target = load(svc("unix:/tmp/x.sock", R"({"to": "unix:/run/app.sock"})"));
+    REQUIRE(unix_target.errors.empty());
+    CHECK(unix_target.config->services.at("r").redirect()->connect_timeout == std::chrono::seconds(5));
+
+    cfg::Error udp_to = only_error(load(svc("tcp://127.0.0.1:1", R"({"to": "udp://127.0.0.1:53"})")));
+    CHECK(udp_to.pointer == "/services/r/redirect/to");
+    CHECK(udp_to.message.find("UDP redirect is out of scope") != std::string::npos);
+    cfg::Error udp_listen = only_error(load(svc("udp://127.0.0.1:1", R"({"to": "tcp://127.0.0.1:53"})")));
+    CHECK(udp_listen.pointer == "/services/r/listen");
+    CHECK(udp_listen.message.find("UDP redirect is out of scope") != std::string::npos);
+    CHECK(only_error(load(svc("tcp://127.0.0.1:1", R"({})"))).message ==
+          "redirect needs \"to\": \"tcp://HOST:PORT\" or \"unix:/path\"");
+    CHECK(only_error(load(svc("tcp://127.0.0.1:1", R"({"to": "tcp://h:1", "source": "example.com"})"))).message ==
+          "source must be an IPv4 or IPv6 address literal, got \"example.com\"");
+    CHECK(only_error(load(svc("tcp://127.0.0.1:1", R"({"to": "unix:/x", "source": "127.0.0.1"})"))).message ==
+          "source applies only to tcp:// targets");
+    CHECK(only_error(load(svc("tcp://127.0.0.1:1", R"({"to": "tcp://h:1", "proxy_protocol": "v3"})")))
+              .pointer == "/services/r/redirect/proxy_protocol");
+    CHECK(only_error(load(svc("tcp://127.0.0.1:1", R"({"to": "tcp://h:1", "connect_timeout": 0})"))).message ==
+          "connect_timeout must be longer than 0");
+    CHECK(only_error(load(svc("tcp://127.0.0.1:1", R"({"to": "tcp://h:1"}, "max_children": 3)"))).message ==
+          "max_children applies only to exec services");
+}
+
+TEST_CASE("proxy_protocol (accepting) rules") {
+    auto svc = [](std::string_view body) { return with_service("p", std::string(body)); };
+    auto ok = load(svc(R"({"listen": "tcp://127.0.0.1:1", "builtin": "echo",
+        "proxy_protocol": {"trusted": ["10.0.0.0/8", "192.0.2.1"], "timeout": "1s"}})"));
+    REQUIRE(ok.errors.empty());
+    const auto& pp = ok.config->services.at("p").proxy_protocol;
+    REQUIRE(pp.has_value());
+    CHECK(pp->trusted.size() == 2);
+    CHECK(pp->timeout == std::chrono::seconds(1));
+    CHECK(only_error(load(svc(R"({"listen": "tcp://127.0.0.1:1", "builtin": "echo", "proxy_protocol": {}})")))
+              .message == "proxy_protocol needs \"trusted\": the addresses of the balancers that send PROXY headers");
+    CHECK(only_error(load(svc(R"({"listen": "tcp://127.0.0.1:1", "builtin": "echo",
+        "proxy_protocol": {"trusted": []}})"))).message ==
+          "trusted needs at least one address or prefix: the balancers that send PROXY headers");
+    CHECK(only_error(load(svc(R"({"listen": "unix:/tmp/p.sock", "builtin": "echo",
+        "proxy_protocol": {"trusted": ["10.0.0.1"]}})"))).message ==
+          "proxy_protocol applies only to tcp:// listeners; \"unix:/tmp/p.sock\" is not one");
+    CHECK(only_error(load(svc(R"({"listen": "tcp://127.0.0.1:1", "exec": {"argv": ["/bin/cat"], "wait": true},
+        "proxy_protocol": {"trusted": ["10.0.0.1"]}})"))).message ==
+          "proxy_protocol does not apply to a service with \"wait\": true: its child accepts the connections itself");
 }
 
 TEST_CASE("exec rules") {

@@ -43,6 +43,7 @@ class TcpmuxTests(unittest.TestCase):
     def setUpClass(cls):
         cls.port = harness.free_port()
         cls.addr = ("127.0.0.1", cls.port)
+        cls.echo_port = harness.free_port()
         cls.sock = harness.control_socket_path()
         services = {
             "mux": harness.builtin_service("tcpmux", [f"tcp://127.0.0.1:{cls.port}"]),
@@ -51,6 +52,9 @@ class TcpmuxTests(unittest.TestCase):
             "held": mux_service("held", ["/bin/cat"], plus=True, per_source=1),
             "fenced": mux_service("fenced", ["/bin/cat"], plus=True, allow=["10.0.0.0/8"]),
             "off": mux_service("off", ["/bin/cat"], plus=True, enabled=False),
+            "echo": harness.builtin_service("echo", [f"tcp://127.0.0.1:{cls.echo_port}"]),
+            "forward": {"tcpmux": {"name": "forward", "plus": True},
+                        "redirect": {"to": f"tcp://127.0.0.1:{cls.echo_port}"}},
         }
         cls.server = Server(base_config(services, control={"socket": cls.sock}))
         cls.server.start()
@@ -73,7 +77,10 @@ class TcpmuxTests(unittest.TestCase):
         self.assertEqual(exchange(self.addr, b"up", b"pe", b"r\r", b"\nsplit", pause=0.05), b"+\r\nSPLIT")
 
     def test_help_lists_the_enabled_names_one_per_line(self):
-        self.assertEqual(exchange(self.addr, b"help\r\n"), b"CatSock\r\nUPPER\r\nfenced\r\nheld\r\n")
+        self.assertEqual(exchange(self.addr, b"help\r\n"), b"CatSock\r\nUPPER\r\nfenced\r\nforward\r\nheld\r\n")
+
+    def test_a_redirect_service_behind_tcpmux(self):
+        self.assertEqual(exchange(self.addr, b"forward\r\nbounced off echo"), b"+\r\nbounced off echo")
 
     def test_an_unknown_or_disabled_name_gets_minus_and_a_reason(self):
         for name in (b"nosuch", b"off"):
@@ -126,7 +133,7 @@ class TcpmuxConfigTests(unittest.TestCase):
 
     def test_invalid_tcpmux_settings_are_refused_with_reasons(self):
         cases = [
-            ({"e": {"listen": "tcp://127.0.0.1:7", "builtin": "echo", "tcpmux": "e"}}, "applies to exec services"),
+            ({"e": {"listen": "tcp://127.0.0.1:7", "builtin": "echo", "tcpmux": "e"}}, "applies to exec services without"),
             ({"a": mux_service("dup", ["/bin/cat"]), "b": mux_service("DUP", ["/bin/cat"])}, "already service"),
             ({"h": mux_service("help", ["/bin/cat"])}, "HELP"),
             ({"s": mux_service("two words", ["/bin/cat"])}, "invalid tcpmux name"),

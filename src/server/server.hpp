@@ -176,6 +176,10 @@ private:
     void accept_metrics(Fd fd);
 
     // shutdown.cpp
+    // At the start of a shutdown or drain: closes every listening socket
+    // (new clients are refused at once) except those passed by systemd,
+    // which only stop being watched.
+    void stop_listening();
     void finish_if_drained();
     void close_everything();
 

@@ -119,6 +119,15 @@ bool PassedSockets::take(const net::Listen& listen, net::BoundSocket& out) {
     return false;
 }
 
+bool PassedSockets::holds(const net::Listen& listen) const {
+    std::string key = passed_key(listen);
+    if (key.empty()) return false;
+    for (const PassedSocket& s : sockets_) {
+        if (s.address == key && s.fd) return true;
+    }
+    return false;
+}
+
 void PassedSockets::close_unadopted() {
     std::vector<PassedSocket> kept;
     for (PassedSocket& s : sockets_) {

@@ -45,6 +45,10 @@ public:
     // `listen`, in `out`; false when none does (then bind as usual).
     [[nodiscard]] bool take(const net::Listen& listen, net::BoundSocket& out);
 
+    // True when `listen` has a passed socket: its listener holds a duplicate
+    // of a socket the service manager keeps, which must never be shut down.
+    [[nodiscard]] bool holds(const net::Listen& listen) const;
+
     // Logs the sockets no listener took; closes them and forgets them.
     void close_unadopted();
 

@@ -1,0 +1,158 @@
+"""Lifecycle: states the server must not get stuck in. A drain closes the
+listening sockets at once (new clients are refused while open connections
+finish; a socket passed by systemd is only left unwatched); a wait-mode
+child that leaves the accept queue as it found it, or shuts its listening
+socket down, is backed off or given a fresh socket instead of respawned
+without end; an exec session whose child has exited while a grandchild
+still holds its output ends within the grace and frees its slots."""
+import os
+import re
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+import unittest
+
+import harness
+from harness import Server, base_config, builtin_service, connect, ctl, ctl_json, recv_exactly, recv_until_eof
+
+PROGRAMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "programs")
+ACTIVATE = shutil.which("systemd-socket-activate") or "/usr/bin/systemd-socket-activate"
+
+
+def prog(name):
+    return os.path.join(PROGRAMS, name)
+
+
+def refused_within(addr, seconds):
+    """Seconds until a connect to `addr` is refused, or None if it never was
+    within `seconds` (connections that got through are closed at once)."""
+    t0 = time.monotonic()
+    deadline = t0 + seconds
+    while time.monotonic() < deadline:
+        try:
+            s = connect(addr, timeout=1)
+        except (ConnectionRefusedError, FileNotFoundError):
+            return time.monotonic() - t0
+        s.close()
+        time.sleep(0.05)
+    return None
+
+
+class LifecycleBase(unittest.TestCase):
+    def setUp(self):
+        self.server = None
+        self.tmp = tempfile.mkdtemp(prefix="sb-life-")
+        self.sock = os.path.join(self.tmp, "control.sock")
+
+    def tearDown(self):
+        if self.server is not None:
+            self.server.__exit__()
+
+    def start(self, cfg, **kw):
+        self.server = Server(cfg, **kw).start()
+        return self.server
+
+    def count(self, pattern, start=0):
+        rx = re.compile(pattern)
+        with self.server.cond:
+            return sum(1 for line in self.server.lines[start:] if rx.search(line))
+
+
+class DrainTests(LifecycleBase):
+    def echo_config(self, **extra):
+        self.port = harness.free_port()
+        self.path = os.path.join(self.tmp, "echo.sock")
+        return base_config({"echo": builtin_service("echo", [f"tcp://127.0.0.1:{self.port}", f"unix:{self.path}"])},
+                           control={"socket": self.sock}, **extra)
+
+    def check_refused_while_open_one_is_served(self, server, s):
+        took = refused_within(("127.0.0.1", self.port), 3)
+        self.assertIsNotNone(took, "a new TCP client was still let into the accept queue during the drain")
+        print(f"\n  new TCP client refused {took * 1000:.0f} ms into the drain", file=sys.stderr)
+        self.assertFalse(os.path.exists(self.path), "the UNIX socket file outlived the start of the drain")
+        with self.assertRaises(OSError):
+            connect(self.path, timeout=1).close()
+        # The open connection is still served.
+        s.sendall(b"during")
+        self.assertEqual(recv_exactly(s, 6), b"during")
+        self.assertIsNone(server.proc.poll())
+        s.close()
+        self.assertEqual(server.wait_exit(10), 0)
+
+    def test_shutdown_grace_refuses_new_clients_at_once(self):
+        server = self.start(self.echo_config(shutdown_grace="30s"))
+        s = connect(("127.0.0.1", self.port))
+        s.sendall(b"before")
+        self.assertEqual(recv_exactly(s, 6), b"before")
+        server.send_signal(signal.SIGTERM)
+        server.wait_for(r"\bshutdown\b")
+        self.check_refused_while_open_one_is_served(server, s)
+        self.assertRegex(server.log_text(), r"listeners-closed .*closed=2")
+
+    def test_ctl_drain_refuses_new_clients_at_once(self):
+        server = self.start(self.echo_config())
+        s = connect(self.path)
+        s.sendall(b"before")
+        self.assertEqual(recv_exactly(s, 6), b"before")
+        r = ctl(self.sock, "drain")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        took = refused_within(("127.0.0.1", self.port), 3)
+        self.assertIsNotNone(took, "a new TCP client was still let into the accept queue during the drain")
+        self.assertFalse(os.path.exists(self.path))
+        s.sendall(b"during")
+        self.assertEqual(recv_exactly(s, 6), b"during")
+        code, j = ctl_json(self.sock, "status")  # the control socket stays up
+        self.assertTrue(j["stopping"])
+        s.close()
+        self.assertEqual(server.wait_exit(10), 0)
+
+    def test_service_removed_by_a_reload_refuses_new_clients_at_once(self):
+        other = harness.free_port()
+        cfg = self.echo_config(drain_grace="30s")
+        server = self.start(cfg)
+        s = connect(("127.0.0.1", self.port))
+        s.sendall(b"before")
+        self.assertEqual(recv_exactly(s, 6), b"before")
+        server.write_config(base_config({"day": builtin_service("daytime", [f"tcp://127.0.0.1:{other}"])},
+                                        control={"socket": self.sock}, drain_grace="30s"))
+        code, j = ctl_json(self.sock, "reload")
+        self.assertEqual(code, 0, j)
+        self.assertIsNotNone(refused_within(("127.0.0.1", self.port), 3))
+        self.assertFalse(os.path.exists(self.path))
+        s.sendall(b"during")
+        self.assertEqual(recv_exactly(s, 6), b"during")
+        s.close()
+        self.assertEqual(server.stop(), 0)
+
+    def test_a_socket_passed_by_systemd_is_left_open_and_unwatched(self):
+        port = harness.free_port()
+        cfg = base_config({"echo": builtin_service("echo", [f"tcp://127.0.0.1:{port}"])}, shutdown_grace="30s")
+        server = Server(cfg, prefix=[ACTIVATE, "-l", f"127.0.0.1:{port}"])
+        self.server = server
+        server.start(wait_ready=False)
+        server.wait_for(r"Listening on .* as 3\.")
+        first = connect(("127.0.0.1", port))
+        first.sendall(b"first")
+        self.assertEqual(recv_exactly(first, 5), b"first")
+        server.wait_for(r"\bready\b")
+        server.send_signal(signal.SIGTERM)
+        server.wait_for(rf"listener-not-accepting .*address=tcp://127\.0\.0\.1:{port}")
+        # Not shut down: the socket still listens (for the next start), and
+        # nobody accepts.
+        queued = connect(("127.0.0.1", port))
+        queued.sendall(b"queued")
+        queued.settimeout(0.5)
+        with self.assertRaises(socket.timeout):
+            queued.recv(1)
+        first.sendall(b"again")
+        self.assertEqual(recv_exactly(first, 5), b"again")
+        first.close()
+        self.assertEqual(server.wait_exit(10), 0)
+        queued.close()
+
+
+if __name__ == "__main__":
+    harness.main()

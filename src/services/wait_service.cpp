@@ -2,10 +2,13 @@
 #include "services/wait_service.hpp"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 
 #include "log/log.hpp"
@@ -42,7 +45,7 @@ void WaitService::trigger(int socket, std::shared_ptr<const config::Service> ser
     if (start_child(socket, error) < 0) {
         events_.spawn_failed(error);
         ++failures_;
-        back_off();
+        back_off("spawn failed");
         return;
     }
     started_ = std::chrono::steady_clock::now();
@@ -75,6 +78,8 @@ int WaitService::start_child(int socket, std::string& error) {
     socklen_t type_length = sizeof type;
     if (::getsockopt(socket_.get(), SOL_SOCKET, SO_TYPE, &type, &type_length) == 0 && type == SOCK_DGRAM) {
         woke_by_ = peek_datagram();
+    } else {
+        queue_at_start_ = accept_queue();
     }
     // The child's socket is blocking, as inetd hands it. The flag lives in
     // the file description the child shares, so it is restored (our accept
@@ -98,6 +103,7 @@ void WaitService::set_blocking(bool blocking) {
 
 void WaitService::release_socket() {
     woke_by_.reset();
+    queue_at_start_.reset();
     if (!socket_) return;
     set_blocking(false);
     socket_.reset();
@@ -114,15 +120,32 @@ std::optional<WaitService::DatagramHead> WaitService::peek_datagram() const {
     return head;
 }
 
+std::optional<unsigned> WaitService::accept_queue() const {
+    // For a listening TCP socket Linux reports the accept queue's length in
+    // tcpi_unacked (and its limit in tcpi_sacked). UNIX sockets have no
+    // TCP_INFO: nothing is known there.
+    tcp_info info{};
+    socklen_t length = sizeof info;
+    if (::getsockopt(socket_.get(), IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return std::nullopt;
+    if (length < offsetof(tcp_info, tcpi_sacked) + sizeof info.tcpi_sacked || info.tcpi_state != TCP_LISTEN) {
+        return std::nullopt;
+    }
+    return info.tcpi_unacked;
+}
+
 void WaitService::on_child_done(const process::ExitStatus& status) {
     bool quick = std::chrono::steady_clock::now() - started_ < k_quick_exit;
     bool failed = status.kind != process::ExitStatus::Kind::exited || status.code != 0;
-    // A child that ends at once, even successfully, without reading the
-    // datagram that woke it would be woken by it again at once. (A stream
-    // listener's queue cannot be told apart this way: the next client's
-    // connection looks like the last one's, and a healthy child serving one
-    // connection each must not be backed off, so there only failures count.)
-    bool left_work = quick && !failed && woke_by_ && peek_datagram() == woke_by_;
+    // A child that ends at once, even successfully, without taking the work
+    // that woke it would be woken by it again at once: over UDP the very
+    // datagram is still at the head of the queue; over TCP the accept queue
+    // is as long as it was (a stream's connections cannot be told apart, so
+    // a healthy child whose one connection was replaced by a newcomer in the
+    // meantime counts too; its backoff starts at k_first_backoff and ends
+    // with the next child that shortens the queue).
+    bool datagram_left = woke_by_ && peek_datagram() == woke_by_;
+    bool queue_left = queue_at_start_ && *queue_at_start_ > 0 && accept_queue() == queue_at_start_;
+    bool left_work = quick && !failed && (datagram_left || queue_left);
     release_socket();
     pid_t pid = child_->pid();
     retire_child();
@@ -136,15 +159,15 @@ void WaitService::on_child_done(const process::ExitStatus& status) {
         events_.release();
         return;
     }
-    back_off();
+    back_off(failed ? "failed" : datagram_left ? "datagram left unread" : "accept queue left as it was");
 }
 
-void WaitService::back_off() {
+void WaitService::back_off(std::string_view reason) {
     auto delay = k_first_backoff * (1u << std::min(failures_ - 1, 16u));
     if (delay > k_max_backoff) delay = k_max_backoff;
     backing_off_ = true;
     log::warning("backoff", {{"service", running_ ? running_->name : std::string()}, {"failures", failures_},
-                             {"delay", static_cast<double>(delay.count()) / 1000.0}});
+                             {"delay", static_cast<double>(delay.count()) / 1000.0}, {"reason", reason}});
     // The loop's clock may be stale (a spawn just ran): count from now.
     uv_update_time(loop_);
     timer_.start(delay);

@@ -154,5 +154,23 @@ class DrainTests(LifecycleBase):
         queued.close()
 
 
+class WaitChildTests(LifecycleBase):
+    def test_a_tcp_wait_child_that_exits_0_without_accepting_is_backed_off(self):
+        # /bin/true exits 0 at once and never accepts: the client stays in
+        # the accept queue, and would wake a new child at once, forever.
+        port = harness.free_port()
+        server = self.start(base_config({
+            "lazy": {"listen": [f"tcp://127.0.0.1:{port}"], "exec": {"argv": ["/bin/true"], "wait": True}},
+        }))
+        with connect(("127.0.0.1", port)) as s:
+            mark = server.log_mark()
+            time.sleep(3)
+            spawned = self.count(r"child-exit.*service=lazy\s", mark)
+            print(f"\n  {spawned} children of /bin/true in 3 s with one client waiting", file=sys.stderr)
+            self.assertLess(spawned, 12, server.log_text()[-3000:])
+            self.assertRegex(server.log_text(), r"backoff .*service=lazy .*reason=\"?accept queue left as it was")
+        self.assertEqual(server.stop(), 0)
+
+
 if __name__ == "__main__":
     harness.main()

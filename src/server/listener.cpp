@@ -1,11 +1,14 @@
 // Listener: accept4 with a budget, pause reasons, and a careful close.
 #include "server/listener.hpp"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+
+#include "log/log.hpp"
 
 namespace sb::server {
 
@@ -20,10 +23,24 @@ Listener* Listener::adopt(uv_loop_t* loop, const config::Listen& listen, net::Bo
         self->close(true);
         return nullptr;
     }
-    self->poll_.on_event([self](int status, int) {
-        if (status >= 0) self->on_readable();
-    });
+    self->poll_.on_event([self](int status, int events) { self->on_poll_event(status, events); });
     return self;
+}
+
+void Listener::on_poll_event(int status, int) {
+    if (status >= 0) {
+        on_readable();
+    } else if (handler_ != nullptr) {
+        handler_->on_listener_broken(*this, status);
+    }
+}
+
+bool Listener::listening() const {
+    int on = 0;
+    socklen_t length = sizeof on;
+    if (::getsockopt(fd_.get(), SOL_SOCKET, SO_ACCEPTCONN, &on, &length) != 0 || on == 0) return false;
+    pollfd p{fd_.get(), POLLIN | POLLRDHUP, 0};
+    return !(::poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)) != 0);
 }
 
 void Listener::set_pause_reasons(std::uint8_t reasons) {
@@ -54,6 +71,10 @@ void Listener::on_readable() {
             if (err == EINTR || err == ECONNABORTED || err == EPROTO || err == EPERM) continue;
             if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
                 handler_->on_accept_exhausted(*this, err);
+            } else if (err == EINVAL) {
+                handler_->on_listener_broken(*this, UV_EINVAL);  // no longer listening
+            } else {
+                log::warning("accept-failed", {{"address", endpoint().to_string()}, {"error", std::strerror(err)}});
             }
             return;
         }

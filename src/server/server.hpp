@@ -12,7 +12,8 @@
 // Its parts live in files named after them: server.cpp (start, signals,
 // the start-up table), reload_job.cpp, apply.cpp, accept.cpp,
 // datagrams.cpp, wait_handoff.cpp, listener_pausing.cpp,
-// connection_registry.cpp, metrics_listener.cpp and shutdown.cpp.
+// connection_registry.cpp, listener_recovery.cpp, metrics_listener.cpp and
+// shutdown.cpp.
 #pragma once
 
 #include <chrono>
@@ -112,6 +113,14 @@ private:
     void on_accepted(Listener& listener, Fd fd, const net::SockAddr& peer) override;
     void on_ready(Listener& listener) override;
     void on_accept_exhausted(Listener& listener, int err) override;
+    void on_listener_broken(Listener& listener, int status) override;
+
+    // listener_recovery.cpp: a listener that no longer listens, or whose
+    // poll failed, is watched again, listens again, or is bound afresh.
+    void revive(Listener& listener);
+    void replace_listener(Listener& dead);
+    void revive_dead_listeners();
+    static constexpr std::chrono::milliseconds k_revive_retry{1000};
 
     // accept.cpp: admitting a stream connection, or turning it away.
     void reject(ServiceRuntime& service, Fd fd, const net::SockAddr& peer, RejectReason reason);
@@ -236,6 +245,7 @@ private:
     uv::Timer grace_timer_;      // shutdown grace
     uv::Timer fd_pause_timer_;   // retry accepting after EMFILE
     uv::Timer graveyard_timer_;  // frees finished connections outside their callbacks
+    uv::Timer revive_timer_;     // tries broken listeners again
 };
 
 }  // namespace sb::server

@@ -109,6 +109,7 @@ void Server::close_everything() {
     sweep_timer_.close();
     grace_timer_.close();
     fd_pause_timer_.close();
+    revive_timer_.close();
     graveyard_timer_.close([this] {
         for (Connection* c : graveyard_) delete c;
         graveyard_.clear();

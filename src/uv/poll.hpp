@@ -11,7 +11,8 @@ namespace sb::uv {
 
 class Poll final : public Handle<uv_poll_t> {
 public:
-    // status < 0 is a libuv error; events is a mask of UV_READABLE, UV_WRITABLE, UV_DISCONNECT.
+    // status < 0 is a libuv error, after which the handle is stopped (watch
+    // again to resume); events is a mask of UV_READABLE, UV_WRITABLE, UV_DISCONNECT.
     using Callback = std::function<void(int status, int events)>;
 
     Poll() = default;
@@ -34,6 +35,10 @@ public:
         int rc = events == 0 ? uv_poll_stop(&raw_)
                              : uv_poll_start(&raw_, events, [](uv_poll_t* p, int status, int ev) noexcept {
                                    auto* self = static_cast<Poll*>(p->data);
+                                   // On an error libuv has already stopped the
+                                   // handle: say so, or watch() would think it
+                                   // still runs and never start it again.
+                                   if (status < 0) self->events_ = 0;
                                    if (self->callback_) self->callback_(status, ev);
                                });
         if (rc == 0) events_ = events;

@@ -171,6 +171,56 @@ class WaitChildTests(LifecycleBase):
             self.assertRegex(server.log_text(), r"backoff .*service=lazy .*reason=\"?accept queue left as it was")
         self.assertEqual(server.stop(), 0)
 
+    def shut_down_once(self, listen):
+        marker = os.path.join(self.tmp, "broke")
+        cfg = base_config({"breaker": {"listen": [listen], "exec": {"argv": [prog("shutdown_listener.py"), marker],
+                                                                     "wait": True}}},
+                          control={"socket": self.sock})
+        server = self.start(cfg)
+        return server, marker
+
+    def check_served_again(self, server, addr, mark):
+        # The first client meets the child that breaks the socket...
+        try:
+            with connect(addr, timeout=5) as s:
+                recv_until_eof(s, timeout=5)
+        except OSError:
+            pass
+        server.wait_for(r"child-exit.*service=breaker", start=mark)
+        # ...and the service is back: each next client gets a child of its own.
+        for _ in range(3):
+            answer = b""
+            for _ in range(50):
+                try:
+                    with connect(addr, timeout=5) as s:
+                        answer = recv_until_eof(s, timeout=5)
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            self.assertRegex(answer, rb"^wait-child pid=\d+", server.log_text()[-3000:])
+        spawned = self.count(r"child-exit.*service=breaker", mark)
+        print(f"\n  {spawned} children for 4 clients", file=sys.stderr)
+        self.assertLessEqual(spawned, 6, server.log_text()[-3000:])
+        self.assertRegex(server.log_text(), r"listener-not-listening")
+
+    def test_a_wait_child_that_shuts_its_tcp_listener_down_does_not_kill_the_service(self):
+        port = harness.free_port()
+        server, marker = self.shut_down_once(f"tcp://127.0.0.1:{port}")
+        self.check_served_again(server, ("127.0.0.1", port), server.log_mark())
+        # A reload that keeps the service keeps a socket that listens.
+        code, j = ctl_json(self.sock, "reload")
+        self.assertEqual(code, 0, j)
+        with connect(("127.0.0.1", port)) as s:
+            self.assertRegex(recv_until_eof(s), rb"^wait-child pid=\d+")
+        self.assertEqual(server.stop(), 0)
+
+    def test_a_wait_child_that_shuts_its_unix_listener_down_does_not_kill_the_service(self):
+        path = os.path.join(self.tmp, "breaker.sock")
+        server, marker = self.shut_down_once(f"unix:{path}")
+        self.check_served_again(server, path, server.log_mark())
+        self.assertEqual(server.stop(), 0)
+        self.assertFalse(os.path.exists(path))
+
 
 if __name__ == "__main__":
     harness.main()

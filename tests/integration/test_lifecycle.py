@@ -222,5 +222,40 @@ class WaitChildTests(LifecycleBase):
         self.assertFalse(os.path.exists(path))
 
 
+class ExecSessionTests(LifecycleBase):
+    def test_a_grandchild_holding_stdout_keeps_the_session_for_at_most_the_grace(self):
+        port = harness.free_port()
+        server = self.start(base_config({"bg": {
+            "listen": [f"tcp://127.0.0.1:{port}"],
+            "exec": {"argv": ["/bin/sh", "-c", "sleep 20 & echo started $!"], "grace": "1s"},
+            "per_source": 1}}))
+        grandchildren = []
+
+        def kill_grandchildren():
+            for pid in grandchildren:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self.addCleanup(kill_grandchildren)
+
+        for round in range(2):
+            mark = server.log_mark()
+            with connect(("127.0.0.1", port)) as s:
+                t0 = time.monotonic()
+                first = harness.recv_some(s, 64, timeout=5)
+                m = re.match(rb"started (\d+)\n$", first)
+                self.assertIsNotNone(m, (first, server.log_text()[-2000:]))
+                grandchildren.append(int(m.group(1)))
+                self.assertEqual(recv_until_eof(s, timeout=8), b"")
+                took = time.monotonic() - t0
+            print(f"\n  session {round + 1} ended {took:.2f} s after it started (grace 1 s)", file=sys.stderr)
+            self.assertLess(took, 6, "the session outlived its child by more than the grace")
+            line = server.wait_for(r"\bconn\b.*service=bg\b", start=mark)
+            self.assertIn("reason=child_exited", line)
+        self.assertEqual(self.count(r"reject.*service=bg"), 0, server.log_text()[-2000:])
+        self.assertEqual(server.stop(), 0)
+
+
 if __name__ == "__main__":
     harness.main()

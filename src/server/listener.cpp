@@ -30,8 +30,10 @@ Listener* Listener::adopt(uv_loop_t* loop, const config::Listen& listen, net::Bo
 void Listener::on_poll_event(int status, int) {
     if (status >= 0) {
         on_readable();
-    } else if (handler_ != nullptr) {
-        handler_->on_listener_broken(*this, status);
+    } else {
+        // libuv has stopped watching: a later update_watch() must start it again.
+        poll_.stopped_by_error();
+        if (handler_ != nullptr) handler_->on_listener_broken(*this, status);
     }
 }
 

@@ -17,7 +17,15 @@ namespace sb::server {
 
 void Server::on_listener_broken(Listener& listener, int status) {
     log::warning("listener-error", {{"address", listener.endpoint().to_string()}, {"error", uv_strerror(status)}});
-    revive(listener);
+    if (status == UV_EINVAL) {
+        revive(listener);  // accept4: no longer listening
+        return;
+    }
+    // A poll error may well come back at once: watch again only after a
+    // pause, so that an error that persists costs one line a second, not a spin.
+    listener.set_broken(true);
+    refresh_pauses(listener);
+    revive_timer_.start(k_revive_retry);
 }
 
 void Server::revive(Listener& listener) {
@@ -85,6 +93,7 @@ void Server::revive_dead_listeners() {
     for (auto& [key, l] : listeners_) {
         if (!l->is_datagram() && (l->broken() || !l->listening()) && !waiter_holds(l)) dead.push_back(l);
     }
+    if (metrics_listener_ != nullptr && metrics_listener_->broken()) dead.push_back(metrics_listener_);
     for (Listener* l : dead) revive(*l);
 }
 

@@ -11,8 +11,8 @@ namespace sb::uv {
 
 class Poll final : public Handle<uv_poll_t> {
 public:
-    // status < 0 is a libuv error, after which the handle is stopped (watch
-    // again to resume); events is a mask of UV_READABLE, UV_WRITABLE, UV_DISCONNECT.
+    // status < 0 is a libuv error, after which libuv has stopped the handle
+    // (see stopped_by_error); events is a mask of UV_READABLE, UV_WRITABLE, UV_DISCONNECT.
     using Callback = std::function<void(int status, int events)>;
 
     Poll() = default;
@@ -35,15 +35,15 @@ public:
         int rc = events == 0 ? uv_poll_stop(&raw_)
                              : uv_poll_start(&raw_, events, [](uv_poll_t* p, int status, int ev) noexcept {
                                    auto* self = static_cast<Poll*>(p->data);
-                                   // On an error libuv has already stopped the
-                                   // handle: say so, or watch() would think it
-                                   // still runs and never start it again.
-                                   if (status < 0) self->events_ = 0;
                                    if (self->callback_) self->callback_(status, ev);
                                });
         if (rc == 0) events_ = events;
         return rc;
     }
+    // After an error status libuv has stopped the handle: an owner that
+    // means to watch again says so first, so that watch() really starts it
+    // (an owner that would only meet the same error again does not).
+    void stopped_by_error() { events_ = 0; }
     [[nodiscard]] int events() const { return events_; }
     [[nodiscard]] int fd() const { return fd_; }
 

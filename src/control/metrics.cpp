@@ -124,6 +124,10 @@ std::string render_metrics(const StatusView& status, const std::vector<ServiceVi
     e.family("switchboard_last_reload_duration_seconds", "gauge", "How long the last successful reload took.");
     e.sample("", status.reloads.last_milliseconds / 1000.0);
 
+    e.family("switchboard_log_lines_dropped_total", "counter",
+             "Log lines dropped because the log destination would not take them (a stalled pipe, a full disk).");
+    e.sample("", status.log_lines_dropped);
+
     e.family("switchboard_service_enabled", "gauge", "1 if the service accepts connections, else 0.");
     per_service(e, services, [](const ServiceView& s) { return s.state == "enabled" ? 1 : 0; });
     e.family("switchboard_connections_active", "gauge", "Open connections.");

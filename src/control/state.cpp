@@ -19,6 +19,7 @@ StatusView snapshot_status(const server::ServerControl& server, const ReloadHist
     s.children = snapshot.children;
     s.services = snapshot.services;
     s.stopping = snapshot.stopping;
+    s.log_lines_dropped = log::dropped_lines();
     s.reloads = reloads;
     return s;
 }

@@ -34,6 +34,7 @@ struct StatusView {
     std::uint64_t children = 0;
     std::uint64_t services = 0;
     bool stopping = false;
+    std::uint64_t log_lines_dropped = 0;  // the log's queue was full, or its destination failed
     ReloadHistory reloads;
 };
 

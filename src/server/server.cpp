@@ -52,7 +52,10 @@ int Server::start(std::string config_path) {
     if (rc == 0) rc = graveyard_timer_.init(loop_);
     if (rc == 0) rc = revive_timer_.init(loop_);
     if (rc != 0) return rc;
-    sweep_timer_.on_fire([this] { sweep(); });
+    sweep_timer_.on_fire([this] {
+        log::flush();  // lines a stalled log destination would not take yet
+        sweep();
+    });
     sweep_timer_.start(k_sweep_interval, k_sweep_interval);
     sweep_timer_.unref();
     grace_timer_.on_fire([this] {

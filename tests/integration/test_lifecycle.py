@@ -5,11 +5,14 @@ child that leaves the accept queue as it found it, or shuts its listening
 socket down, is backed off or given a fresh socket instead of respawned
 without end; an exec session whose child has exited while a grandchild
 still holds its output ends within the grace and frees its slots."""
+import fcntl
+import json
 import os
 import re
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -255,6 +258,60 @@ class ExecSessionTests(LifecycleBase):
             self.assertIn("reason=child_exited", line)
         self.assertEqual(self.count(r"reject.*service=bg"), 0, server.log_text()[-2000:])
         self.assertEqual(server.stop(), 0)
+
+
+class LogTests(LifecycleBase):
+    def test_a_stalled_log_pipe_never_blocks_serving_and_drops_are_counted(self):
+        port = harness.free_port()
+        path = os.path.join(self.tmp, "switchboard.json")
+        with open(path, "w") as f:
+            json.dump(base_config({"day": builtin_service("daytime", [f"tcp://127.0.0.1:{port}"])},
+                                  control={"socket": self.sock}), f)
+        # stderr is a small pipe that nobody reads until the end.
+        r, w = os.pipe()
+        fcntl.fcntl(w, 1031, 4096)  # F_SETPIPE_SZ: one page
+        proc = subprocess.Popen([harness.SWITCHBOARD, "run", "-c", path], stdin=subprocess.DEVNULL,
+                                stdout=w, stderr=w)
+        os.close(w)
+        self.addCleanup(os.close, r)
+        self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
+        for _ in range(100):
+            if os.path.exists(self.sock) and harness.ctl(self.sock, "status", timeout=5).returncode == 0:
+                break
+            time.sleep(0.1)
+        served = 0
+        t0 = time.monotonic()
+        for _ in range(1000):  # a line each: the pipe is full after a few dozen, the queue after ~500
+            with connect(("127.0.0.1", port), timeout=5) as s:
+                if recv_until_eof(s, timeout=5):
+                    served += 1
+        took = time.monotonic() - t0
+        print(f"\n  1000 connections with the log pipe full: {took:.2f} s", file=sys.stderr)
+        self.assertEqual(served, 1000)
+        metrics = harness.ctl(self.sock, "metrics", timeout=5).stdout
+        m = re.search(r"^switchboard_log_lines_dropped_total (\d+)", metrics, re.M)
+        self.assertIsNotNone(m, metrics[:2000])
+        self.assertGreater(int(m.group(1)), 0)
+        # Once the pipe is read again, one line says what was lost.
+        os.set_blocking(r, False)
+        text = b""
+        deadline = time.monotonic() + 10
+        while b"log-lines-dropped" not in text and time.monotonic() < deadline:
+            try:
+                text += os.read(r, 65536)
+            except BlockingIOError:
+                with connect(("127.0.0.1", port), timeout=5) as s:  # something to log
+                    recv_until_eof(s, timeout=5)
+                time.sleep(0.1)
+        self.assertRegex(text.decode(errors="replace"), r"log-lines-dropped count=\d+")
+        proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                os.read(r, 65536)
+            except BlockingIOError:
+                time.sleep(0.05)
+        self.assertEqual(proc.wait(5), 0)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 
+#include "log/child_stderr.hpp"
 #include "log/log.hpp"
 
 namespace sb::server {
@@ -54,6 +55,7 @@ int Server::start(std::string config_path) {
     if (rc != 0) return rc;
     sweep_timer_.on_fire([this] {
         log::flush();  // lines a stalled log destination would not take yet
+        log::flush_child_stderr(uv_now(loop_));
         sweep();
     });
     sweep_timer_.start(k_sweep_interval, k_sweep_interval);

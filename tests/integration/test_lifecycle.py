@@ -313,6 +313,22 @@ class LogTests(LifecycleBase):
                 time.sleep(0.05)
         self.assertEqual(proc.wait(5), 0)
 
+    def test_child_stderr_is_rate_limited_per_service_with_the_count_logged(self):
+        port = harness.free_port()
+        noisy = "i=0; while [ $i -lt 2000 ]; do echo noise $i >&2; i=$((i+1)); done; echo done"
+        server = self.start(base_config({"noisy": {"listen": [f"tcp://127.0.0.1:{port}"],
+                                                   "exec": {"argv": ["/bin/sh", "-c", noisy]}}}))
+        for _ in range(2):
+            with connect(("127.0.0.1", port)) as s:
+                self.assertEqual(recv_until_eof(s, timeout=20), b"done\n")
+        line = server.wait_for(r"stderr-suppressed .*service=noisy", timeout=20)
+        suppressed = int(re.search(r"suppressed=(\d+)", line).group(1))
+        written = self.count(r"\bstderr service=noisy\b")
+        print(f"\n  4000 stderr lines: {written} written, {suppressed} counted as suppressed", file=sys.stderr)
+        self.assertEqual(written, 200)
+        self.assertEqual(written + suppressed, 4000)
+        self.assertEqual(server.stop(), 0)
+
 
 if __name__ == "__main__":
     harness.main()

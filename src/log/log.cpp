@@ -3,12 +3,14 @@
 #include "log/log.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -20,7 +22,7 @@ namespace {
 
 // Lines the destination would not take at once wait here, whole, up to
 // this many bytes; past it new lines are dropped and counted.
-constexpr std::size_t k_queue_limit = 64 * 1024;
+constexpr std::size_t k_queue_limit = 256 * 1024;
 
 struct Destination {
     Format format = Format::text;
@@ -338,6 +340,19 @@ void flush() {
     Destination& d = destination();
     prepare_stderr(d);
     if (flush_queue(d)) report_dropped(d);
+}
+
+void finish(std::chrono::milliseconds limit) {
+    Destination& d = destination();
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!flush_queue(d) && !d.queue.empty()) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) break;
+        pollfd p{d.fd(), POLLOUT, 0};
+        if (::poll(&p, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
+    }
+    report_dropped(d);
+    if (!flush_queue(d)) d.queue.clear();  // nobody will write it now
 }
 
 std::uint64_t dropped_lines() { return destination().dropped; }

@@ -8,6 +8,7 @@
 // that a vfork-style child never logs (it writes to its own error pipe).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
@@ -93,6 +94,9 @@ void write(Level level, std::string_view event, Fields fields = {});
 // Writes what waits in the queue, if the destination takes it now. The
 // server calls it from a timer.
 void flush();
+// At exit, off the loop: waits up to `limit` for the queue to be written;
+// what is still left then is dropped.
+void finish(std::chrono::milliseconds limit);
 // Lines dropped since start: the queue was full, or the destination failed.
 [[nodiscard]] std::uint64_t dropped_lines();
 

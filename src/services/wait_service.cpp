@@ -2,8 +2,6 @@
 #include "services/wait_service.hpp"
 
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +10,7 @@
 #include <cstring>
 
 #include "log/log.hpp"
+#include "net/accept_queue.hpp"
 #include "process/environment.hpp"
 
 namespace sb::services {
@@ -79,7 +78,7 @@ int WaitService::start_child(int socket, std::string& error) {
     if (::getsockopt(socket_.get(), SOL_SOCKET, SO_TYPE, &type, &type_length) == 0 && type == SOCK_DGRAM) {
         woke_by_ = peek_datagram();
     } else {
-        queue_at_start_ = accept_queue();
+        queue_at_start_ = net::waiting_peers(socket_.get());
     }
     // The child's socket is blocking, as inetd hands it. The flag lives in
     // the file description the child shares, so it is restored (our accept
@@ -120,31 +119,20 @@ std::optional<WaitService::DatagramHead> WaitService::peek_datagram() const {
     return head;
 }
 
-std::optional<unsigned> WaitService::accept_queue() const {
-    // For a listening TCP socket Linux reports the accept queue's length in
-    // tcpi_unacked (and its limit in tcpi_sacked). UNIX sockets have no
-    // TCP_INFO: nothing is known there.
-    tcp_info info{};
-    socklen_t length = sizeof info;
-    if (::getsockopt(socket_.get(), IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return std::nullopt;
-    if (length < offsetof(tcp_info, tcpi_sacked) + sizeof info.tcpi_sacked || info.tcpi_state != TCP_LISTEN) {
-        return std::nullopt;
-    }
-    return info.tcpi_unacked;
-}
-
 void WaitService::on_child_done(const process::ExitStatus& status) {
     bool quick = std::chrono::steady_clock::now() - started_ < k_quick_exit;
     bool failed = status.kind != process::ExitStatus::Kind::exited || status.code != 0;
     // A child that ends at once, even successfully, without taking the work
     // that woke it would be woken by it again at once: over UDP the very
-    // datagram is still at the head of the queue; over TCP the accept queue
-    // is as long as it was (a stream's connections cannot be told apart, so
-    // a healthy child whose one connection was replaced by a newcomer in the
-    // meantime counts too; its backoff starts at k_first_backoff and ends
-    // with the next child that shortens the queue).
+    // datagram is still at the head of the queue; over TCP every connection
+    // that was waiting when it started still waits (newcomers do not count).
     bool datagram_left = woke_by_ && peek_datagram() == woke_by_;
-    bool queue_left = queue_at_start_ && *queue_at_start_ > 0 && accept_queue() == queue_at_start_;
+    bool queue_left = false;
+    if (quick && !failed && queue_at_start_ && !queue_at_start_->empty()) {
+        auto now_waiting = net::waiting_peers(socket_.get());
+        queue_left = now_waiting && std::includes(now_waiting->begin(), now_waiting->end(), queue_at_start_->begin(),
+                                                  queue_at_start_->end());
+    }
     bool left_work = quick && !failed && (datagram_left || queue_left);
     release_socket();
     pid_t pid = child_->pid();
@@ -159,7 +147,7 @@ void WaitService::on_child_done(const process::ExitStatus& status) {
         events_.release();
         return;
     }
-    back_off(failed ? "failed" : datagram_left ? "datagram left unread" : "accept queue left as it was");
+    back_off(failed ? "failed" : datagram_left ? "datagram left unread" : "connections left waiting");
 }
 
 void WaitService::back_off(std::string_view reason) {

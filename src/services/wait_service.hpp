@@ -8,7 +8,8 @@
 // server must not watch the socket (hold, then release). A child that exits
 // quickly, having failed, or having left its work waiting (over UDP the very
 // datagram that woke it unread, over TCP the accept queue as long as it found
-// it), is restarted only after a growing backoff; so is a spawn that failed.
+// it: not one of the connections waiting then taken), is restarted only
+// after a growing backoff; so is a spawn that failed.
 //
 // Owns the running child (ChildRun), one timer (the backoff while serving,
 // the retire deadline once closing) and, while a child runs, a duplicate of
@@ -27,6 +28,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -98,9 +100,6 @@ private:
         }
     };
     [[nodiscard]] std::optional<DatagramHead> peek_datagram() const;
-    // A TCP listening socket's accept queue: the connections waiting to be
-    // accepted (Linux reports it in TCP_INFO); nothing for other sockets.
-    [[nodiscard]] std::optional<unsigned> accept_queue() const;
     void back_off(std::string_view reason);
     void retire_child();
     void release_socket();
@@ -117,7 +116,8 @@ private:
     std::chrono::steady_clock::time_point started_{};
     Fd socket_;  // our duplicate of the socket, while a child has it
     std::optional<DatagramHead> woke_by_;  // UDP: the datagram waiting when the child started
-    std::optional<unsigned> queue_at_start_;  // TCP: the accept queue when the child started
+    // TCP: the peers waiting in the accept queue when the child started.
+    std::optional<std::set<std::string>> queue_at_start_;
     unsigned failures_ = 0;
     int closing_children_ = 0;
     bool backing_off_ = false;

@@ -171,7 +171,7 @@ class WaitChildTests(LifecycleBase):
             spawned = self.count(r"child-exit.*service=lazy\s", mark)
             print(f"\n  {spawned} children of /bin/true in 3 s with one client waiting", file=sys.stderr)
             self.assertLess(spawned, 12, server.log_text()[-3000:])
-            self.assertRegex(server.log_text(), r"backoff .*service=lazy .*reason=\"?accept queue left as it was")
+            self.assertRegex(server.log_text(), r"backoff .*service=lazy .*reason=\"?connections left waiting")
         self.assertEqual(server.stop(), 0)
 
     def shut_down_once(self, listen):

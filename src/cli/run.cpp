@@ -94,6 +94,8 @@ int run(const std::string& config_path) {
         log::error("loop-not-empty");
         exit_code = 1;
     }
+    // The loop is gone: the last lines may wait a moment for a slow reader.
+    log::finish(std::chrono::seconds(2));
     return exit_code;
 }
 

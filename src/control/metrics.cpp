@@ -131,6 +131,9 @@ std::string render_metrics(const StatusView& status, const std::vector<ServiceVi
     e.sample("", status.fd_budget_pauses);
     e.family("switchboard_fd_budget_paused", "gauge", "1 while listeners are paused at the fd budget, else 0.");
     e.sample("", std::uint64_t{status.fd_budget_paused ? 1u : 0u});
+    e.family("switchboard_log_lines_dropped_total", "counter",
+             "Log lines dropped because the log destination would not take them (a stalled pipe, a full disk).");
+    e.sample("", status.log_lines_dropped);
 
     e.family("switchboard_service_enabled", "gauge", "1 if the service accepts connections, else 0.");
     per_service(e, services, [](const ServiceView& s) { return s.state == "enabled" ? 1 : 0; });

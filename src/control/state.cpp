@@ -24,6 +24,7 @@ StatusView snapshot_status(const server::ServerControl& server, const ControlHis
     s.accept_failures = snapshot.accept_failures;
     s.fd_budget_pauses = snapshot.fd_budget_pauses;
     s.fd_budget_paused = snapshot.fd_budget_paused;
+    s.log_lines_dropped = log::dropped_lines();
     return s;
 }
 

@@ -51,6 +51,7 @@ struct StatusView {
     std::uint64_t accept_failures = 0;
     std::uint64_t fd_budget_pauses = 0;
     bool fd_budget_paused = false;
+    std::uint64_t log_lines_dropped = 0;  // the log's queue was full, or its destination failed
     ReloadHistory reloads;
     ControlRefusals control_refused;  // metrics only
 };

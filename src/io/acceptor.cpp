@@ -22,6 +22,8 @@ Acceptor* Acceptor::adopt(uv_loop_t* loop, net::BoundSocket bound, const std::st
     self->poll_.on_event([self](int status, int) {
         if (self->closing_) return;
         if (status < 0) {
+            // libuv has stopped the handle; the owner decides whether to watch again.
+            self->stopped_by_error();
             if (self->events_.poll_error) self->events_.poll_error(status);
             return;
         }

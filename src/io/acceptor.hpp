@@ -60,6 +60,14 @@ public:
     [[nodiscard]] bool watching() const { return watching_; }
 
     [[nodiscard]] int fd() const { return fd_.get(); }
+    // libuv stopped the poll after an error: the next watch(true) must
+    // start it again for real.
+    void stopped_by_error() {
+        poll_.stopped_by_error();
+        watching_ = false;
+    }
+    // What a readable event does; for tests that drive the poll by hand.
+    void on_ready_for_test() { on_readable(); }
     // The UNIX socket file it created (empty path: none).
     [[nodiscard]] const net::SocketFile& file() const { return file_; }
 

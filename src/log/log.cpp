@@ -1,31 +1,137 @@
-// The log's formatting and its single destination.
+// The log's formatting and its single destination, written without ever
+// blocking: a bounded queue of whole lines, and a count of those dropped.
 #include "log/log.hpp"
 
-#include "sys/faults.hpp"
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <utility>
 
+#include "sys/faults.hpp"
+
 namespace sb::log {
 namespace {
+
+// Lines the destination would not take at once wait here, whole, up to
+// this many bytes; past it new lines are dropped and counted.
+constexpr std::size_t k_queue_limit = 256 * 1024;
 
 struct Destination {
     Format format = Format::text;
     Level level = Level::info;
-    Fd file;  // the log file; none: stderr
+    Fd file;          // the log file; none: stderr
+    Fd stderr_copy;   // stderr (a pipe or terminal) opened again, non-blocking, as a file description of our own
+    bool socket = false;  // stderr is a socket (journald): send() with MSG_DONTWAIT
+    bool ready = false;   // stderr_copy and socket were worked out
+    std::string queue;    // whole lines not yet written, oldest first
+    std::uint64_t dropped = 0;             // since start
+    std::uint64_t dropped_unreported = 0;  // since the last summary line
 
-    [[nodiscard]] int fd() const { return file ? file.get() : STDERR_FILENO; }
+    [[nodiscard]] int fd() const { return file ? file.get() : stderr_copy ? stderr_copy.get() : STDERR_FILENO; }
 };
 
 Destination& destination() {
     static Destination d;
     return d;
+}
+
+// A write to the log must never block the loop. A file never blocks (a
+// full disk fails with ENOSPC instead). A pipe or terminal at stderr is
+// opened again through /proc with O_NONBLOCK: that makes a new file
+// description, so the flag does not leak to whoever shares ours. A socket
+// takes MSG_DONTWAIT on each send.
+void prepare_stderr(Destination& d) {
+    if (d.ready) return;
+    d.ready = true;
+    struct stat st {};
+    if (::fstat(STDERR_FILENO, &st) != 0) return;
+    if (S_ISSOCK(st.st_mode)) {
+        d.socket = true;
+    } else if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
+        d.stderr_copy.reset(::open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+    }
+}
+
+ssize_t put(const Destination& d, std::string_view bytes) {
+    if (int err = sys::fault(sys::Call::log_write)) {  // failures on purpose (sys/faults.hpp)
+        errno = err;
+        return -1;
+    }
+    for (;;) {
+        ssize_t n = d.socket && !d.file ? ::send(d.fd(), bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL)
+                                        : ::write(d.fd(), bytes.data(), bytes.size());
+        if (n < 0 && errno == EINTR) continue;
+        return n;
+    }
+}
+
+std::uint64_t count_lines(std::string_view bytes) {
+    return static_cast<std::uint64_t>(std::count(bytes.begin(), bytes.end(), '\n'));
+}
+
+void drop(Destination& d, std::uint64_t lines) {
+    d.dropped += lines;
+    d.dropped_unreported += lines;
+}
+
+// Writes what is queued. True when the queue is empty afterwards. A write
+// that fails for good (ENOSPC, EPIPE) drops the queue and counts it.
+bool flush_queue(Destination& d) {
+    while (!d.queue.empty()) {
+        ssize_t n = put(d, d.queue);
+        if (n > 0) {
+            d.queue.erase(0, static_cast<std::size_t>(n));
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) return false;
+        drop(d, count_lines(d.queue) + (d.queue.back() == '\n' ? 0 : 1));
+        d.queue.clear();
+        return false;
+    }
+    return true;
+}
+
+void submit(Destination& d, std::string line);
+
+// Once lines could be written again: one line saying how many were lost.
+void report_dropped(Destination& d) {
+    if (d.dropped_unreported == 0 || !d.queue.empty()) return;
+    std::uint64_t lost = d.dropped_unreported;
+    d.dropped_unreported = 0;
+    submit(d, format_line(d.format, Level::warning, "log-lines-dropped", {{"count", lost}, {"total", d.dropped}}));
+}
+
+void submit(Destination& d, std::string line) {
+    if (!flush_queue(d)) {
+        if (d.queue.size() + line.size() > k_queue_limit) {
+            drop(d, 1);
+        } else {
+            d.queue += line;
+        }
+        return;
+    }
+    ssize_t n = put(d, line);
+    if (n == static_cast<ssize_t>(line.size())) {
+        report_dropped(d);
+        return;
+    }
+    if (n >= 0) {
+        d.queue.assign(line, static_cast<std::size_t>(n));  // the tail; lines stay whole for the reader
+    } else if (errno == EAGAIN) {
+        d.queue = std::move(line);
+    } else {
+        drop(d, 1);  // nowhere to write it now (a full disk, a closed pipe)
+    }
 }
 
 std::string_view level_name(Level level) {
@@ -200,7 +306,8 @@ std::string format_line(Format format, Level level, std::string_view event, Fiel
 std::optional<Prepared> prepare(const Settings& settings, std::string& error) {
     Fd file;
     if (!settings.file.empty()) {
-        file.reset(::open(settings.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
+        // O_NONBLOCK: a FIFO named as the log file must not block the loop either.
+        file.reset(::open(settings.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0640));
         if (!file) {
             error = "cannot open log file " + settings.file + ": " + std::strerror(errno);
             return std::nullopt;
@@ -211,6 +318,7 @@ std::optional<Prepared> prepare(const Settings& settings, std::string& error) {
 
 void install(Prepared&& prepared) {
     Destination& d = destination();
+    (void)flush_queue(d);  // what is left goes to the new destination
     d.file = std::move(prepared.file_);  // closes the previous file
     d.format = prepared.format_;
     d.level = prepared.level_;
@@ -228,16 +336,31 @@ bool enabled(Level level) { return level >= destination().level; }
 
 void write(Level level, std::string_view event, Fields fields) {
     if (!enabled(level)) return;
-    const Destination& d = destination();
-    std::string line = format_line(d.format, level, event, fields);
+    Destination& d = destination();
+    prepare_stderr(d);
     // One write per line keeps lines whole even when children share stderr.
-    std::size_t done = 0;
-    while (done < line.size()) {
-        ssize_t n = sys::write(d.fd(), line.data() + done, line.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;  // nowhere to report a broken log; drop the line
-        done += static_cast<std::size_t>(n);
-    }
+    submit(d, format_line(d.format, level, event, fields));
 }
+
+void flush() {
+    Destination& d = destination();
+    prepare_stderr(d);
+    if (flush_queue(d)) report_dropped(d);
+}
+
+void finish(std::chrono::milliseconds limit) {
+    Destination& d = destination();
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!flush_queue(d) && !d.queue.empty()) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) break;
+        pollfd p{d.fd(), POLLOUT, 0};
+        if (::poll(&p, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
+    }
+    report_dropped(d);
+    if (!flush_queue(d)) d.queue.clear();  // nobody will write it now
+}
+
+std::uint64_t dropped_lines() { return destination().dropped; }
 
 }  // namespace sb::log

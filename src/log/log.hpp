@@ -1,11 +1,14 @@
 // The server log: one line per event, "text" (key=value) or "json" lines,
 // to stderr (where journald picks it up) or a file.
 //
+// Writing never blocks the loop (see write()).
+//
 // The log is the one process-wide object in switchboard: it stands for the
 // process's stderr, which is process-wide by nature. Loop thread only, except
 // that a vfork-style child never logs (it writes to its own error pipe).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
@@ -83,7 +86,19 @@ void install(Prepared&& prepared);
 std::string configure(const Settings& settings);
 
 [[nodiscard]] bool enabled(Level level);
+// Never blocks: a line the destination cannot take at once waits in a
+// bounded queue (written by the next write() or flush()); past the bound it
+// is dropped and counted, and one `log-lines-dropped` line says so once
+// writing works again.
 void write(Level level, std::string_view event, Fields fields = {});
+// Writes what waits in the queue, if the destination takes it now. The
+// server calls it from a timer.
+void flush();
+// At exit, off the loop: waits up to `limit` for the queue to be written;
+// what is still left then is dropped.
+void finish(std::chrono::milliseconds limit);
+// Lines dropped since start: the queue was full, or the destination failed.
+[[nodiscard]] std::uint64_t dropped_lines();
 
 inline void debug(std::string_view event, Fields fields = {}) { write(Level::debug, event, fields); }
 inline void info(std::string_view event, Fields fields = {}) { write(Level::info, event, fields); }

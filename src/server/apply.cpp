@@ -81,6 +81,8 @@ ApplyReport Server::apply(const config::Config& next, double load_milliseconds) 
     auto t0 = std::chrono::steady_clock::now();
     ApplyReport report;
 
+    // A listener that no longer listens is never kept as it is.
+    revive_dead_listeners();
     ReloadPlan plan = plan_reload(config_, next);
     report.errors = plan.conflicts;
 

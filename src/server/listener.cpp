@@ -1,12 +1,17 @@
-// Listener: a service's pause reasons and handler over an io::Acceptor.
+// Listener: a service's pause reasons and handler over an io::Acceptor,
+// with what recovery needs: whether the socket still listens, poll errors
+// handed to the handler, and moving off an overlapping address.
 #include "server/listener.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+
+#include "log/log.hpp"
 
 namespace sb::server {
 
@@ -27,12 +32,39 @@ Listener* Listener::adopt(uv_loop_t* loop, const config::Listen& listen, net::Bo
         if (self->handler_ != nullptr && !self->released_) self->handler_->on_ready(*self);
     };
     events.failed = [self](int err) {
-        if (self->handler_ != nullptr && io::Acceptor::out_of_resources(err)) {
+        if (self->handler_ == nullptr) return;
+        if (io::Acceptor::out_of_resources(err)) {
             self->handler_->on_accept_exhausted(*self, err);
+        } else if (err == EINVAL) {
+            self->handler_->on_listener_broken(*self, UV_EINVAL);  // no longer listening
+        } else {
+            log::warning("accept-failed",
+                         {{"address", self->endpoint().to_string()}, {"error", std::strerror(err)}});
         }
+    };
+    events.poll_error = [self](int status) {
+        if (self->handler_ != nullptr) self->handler_->on_listener_broken(*self, status);
     };
     acceptor->set_events(std::move(events));
     return self;
+}
+
+void Listener::on_poll_event(int status, int) {
+    if (status >= 0) {
+        acceptor_->on_ready_for_test();
+        return;
+    }
+    // libuv has stopped watching: a later update_watch() must start it again.
+    acceptor_->stopped_by_error();
+    if (handler_ != nullptr) handler_->on_listener_broken(*this, status);
+}
+
+bool Listener::listening() const {
+    int on = 0;
+    socklen_t length = sizeof on;
+    if (::getsockopt(fd(), SOL_SOCKET, SO_ACCEPTCONN, &on, &length) != 0 || on == 0) return false;
+    pollfd p{fd(), POLLIN | POLLRDHUP, 0};
+    return !(::poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)) != 0);
 }
 
 void Listener::set_pause_reasons(std::uint8_t reasons) {

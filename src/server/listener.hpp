@@ -33,6 +33,10 @@ public:
     virtual void on_ready(Listener& listener) = 0;
     // accept4 failed with a resource error (EMFILE, ENFILE, ENOBUFS, ENOMEM).
     virtual void on_accept_exhausted(Listener& listener, int err) = 0;
+    // The poll reported an error (a negative libuv status; the listener no
+    // longer watches), or accept4 said the socket does not listen any more
+    // (UV_EINVAL). The handler must log it and revive or replace the listener.
+    virtual void on_listener_broken(Listener& listener, int status) = 0;
 
 protected:
     ~ListenerHandler() = default;
@@ -47,6 +51,7 @@ enum PauseReason : std::uint8_t {
     k_pause_wait_child = 8, // a wait-mode child owns the socket
     k_pause_stopping = 16,  // shutdown, drain, or service removed
     k_pause_starting = 32,  // bound but not yet serving (during apply)
+    k_pause_broken = 64,    // stopped listening and could not be bound again yet
 };
 
 class Listener {
@@ -96,6 +101,18 @@ public:
     [[nodiscard]] int restore_address(std::string& error);
     [[nodiscard]] bool address_released() const { return released_; }
 
+    // A stream socket that still listens: SO_ACCEPTCONN is set and poll
+    // reports no hang-up (a child that called shutdown() on it ends both).
+    [[nodiscard]] bool listening() const;
+    // Could not be revived (listener_recovery.cpp): paused until it is.
+    void set_broken(bool broken) { broken_ = broken; }
+    [[nodiscard]] bool broken() const { return broken_; }
+    // Watches again if it should (after a poll error stopped the watch).
+    void rearm() { update_watch(); }
+    // What the poll callback does with (status, events); public so that
+    // tests can hand it a libuv error.
+    void on_poll_event(int status, int events);
+
     // Stops watching, closes the fd, removes a UNIX socket file this
     // listener created when `remove_file`, and frees itself. `done` runs
     // after that.
@@ -112,6 +129,7 @@ private:
     io::Acceptor* acceptor_;  // frees itself in close()
     std::uint8_t pause_reasons_ = k_pause_starting;
     bool released_ = false;  // release_address(): the fd holds an unbound socket
+    bool broken_ = false;
     ListenerHandler* handler_ = nullptr;
 };
 

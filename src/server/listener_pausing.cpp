@@ -17,12 +17,13 @@ constexpr std::chrono::milliseconds k_fd_pause{250};
 
 std::uint8_t Server::pause_reasons(const Listener& listener) const {
     if (stopping_) return k_pause_stopping;
-    if (&listener == metrics_listener_) return fd_paused_ ? k_pause_fds : 0;
+    std::uint8_t broken = listener.broken() ? k_pause_broken : 0;
+    if (&listener == metrics_listener_) return broken | (fd_paused_ ? k_pause_fds : 0);
     auto it = listener_services_.find(const_cast<Listener*>(&listener));
     if (it == listener_services_.end()) return k_pause_stopping;  // nobody's: about to close
     const ServiceRuntime& service = *it->second;
     const services::ServiceKind& kind = *service.kind;
-    std::uint8_t reasons = 0;
+    std::uint8_t reasons = broken;
     if (service.disabled) reasons |= k_pause_disabled;
     if (fd_paused_) reasons |= k_pause_fds;
     if (waiter_holds(&listener)) reasons |= k_pause_wait_child;

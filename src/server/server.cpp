@@ -10,6 +10,7 @@
 #include <cstring>
 #include <cstdio>
 
+#include "log/child_stderr.hpp"
 #include "log/log.hpp"
 #include "sys/faults.hpp"
 
@@ -59,8 +60,13 @@ int Server::start(std::string config_path) {
     if (rc == 0) rc = grace_timer_.init(loop_);
     if (rc == 0) rc = fd_pause_timer_.init(loop_);
     if (rc == 0) rc = graveyard_timer_.init(loop_);
+    if (rc == 0) rc = revive_timer_.init(loop_);
     if (rc != 0) return rc;
-    sweep_timer_.on_fire([this] { sweep(); });
+    sweep_timer_.on_fire([this] {
+        log::flush();  // lines a stalled log destination would not take yet
+        log::flush_child_stderr(uv_now(loop_));
+        sweep();
+    });
     sweep_timer_.start(k_sweep_interval, k_sweep_interval);
     sweep_timer_.unref();
     grace_timer_.on_fire([this] {
@@ -73,6 +79,7 @@ int Server::start(std::string config_path) {
         (void)fd_budget_.measure();
         update_fd_pause();
     });
+    revive_timer_.on_fire([this] { revive_dead_listeners(); });
     graveyard_timer_.on_fire([this] {
         for (Connection* c : graveyard_) delete c;
         graveyard_.clear();

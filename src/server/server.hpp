@@ -12,7 +12,8 @@
 // Its parts live in files named after them: server.cpp (start, signals,
 // the start-up table), reload_job.cpp, apply.cpp, accept.cpp,
 // datagrams.cpp, wait_handoff.cpp, listener_pausing.cpp,
-// connection_registry.cpp, metrics_listener.cpp and shutdown.cpp.
+// connection_registry.cpp, listener_recovery.cpp, metrics_listener.cpp and
+// shutdown.cpp.
 #pragma once
 
 #include <chrono>
@@ -117,6 +118,14 @@ private:
     void on_accepted(Listener& listener, Fd fd, const net::SockAddr& peer) override;
     void on_ready(Listener& listener) override;
     void on_accept_exhausted(Listener& listener, int err) override;
+    void on_listener_broken(Listener& listener, int status) override;
+
+    // listener_recovery.cpp: a listener that no longer listens, or whose
+    // poll failed, is watched again, listens again, or is bound afresh.
+    void revive(Listener& listener);
+    void replace_listener(Listener& dead);
+    void revive_dead_listeners();
+    static constexpr std::chrono::milliseconds k_revive_retry{1000};
 
     // accept.cpp: admitting a stream connection, or turning it away.
     void reject(ServiceRuntime& service, Fd fd, const net::SockAddr& peer, RejectReason reason);
@@ -210,6 +219,10 @@ private:
     void accept_metrics(Fd fd);
 
     // shutdown.cpp
+    // At the start of a shutdown or drain: closes every listening socket
+    // (new clients are refused at once) except those passed by systemd,
+    // which only stop being watched.
+    void stop_listening();
     void finish_if_drained();
     void abandon_proxy_waits();
     void close_everything();
@@ -277,6 +290,7 @@ private:
     uv::Timer grace_timer_;      // shutdown grace
     uv::Timer fd_pause_timer_;   // retry accepting after EMFILE
     uv::Timer graveyard_timer_;  // frees finished connections outside their callbacks
+    uv::Timer revive_timer_;     // tries broken listeners again
 };
 
 }  // namespace sb::server

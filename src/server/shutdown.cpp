@@ -18,6 +18,7 @@ void Server::shutdown(bool immediate) {
         abandon_proxy_waits();
         // A wait-mode child gets the grace a connection gets.
         retire_all_waiters(services::WaitService::k_no_deadline);
+        stop_listening();
         if ((!connections_.empty() || !waiters_.empty()) && !immediate) {
             grace_timer_.start(config_.shutdown_grace);
         }
@@ -39,7 +40,44 @@ void Server::drain() {
     abandon_proxy_waits();
     // A wait-mode child would go on accepting: it is stopped now.
     retire_all_waiters(std::chrono::milliseconds(0));
+    stop_listening();
     finish_if_drained();
+}
+
+void Server::stop_listening() {
+    // A socket nobody will accept on again is closed now, so that the
+    // kernel refuses new clients (and health checks see the server go)
+    // instead of queueing them until the exit. A socket systemd passed in is
+    // left open: ours is a duplicate, and shutdown() would stop the copy
+    // systemd keeps for the next start from listening too.
+    auto keep_passed = [this](const Listener& l) {
+        if (!passed_.holds(l.listen())) return false;
+        log::info("listener-not-accepting",
+                  {{"address", l.endpoint().to_string()}, {"reason", "passed by the service manager, left open for it"}});
+        return true;
+    };
+    std::map<std::string, Listener*> kept;
+    std::size_t closed = 0;
+    for (auto& [key, l] : listeners_) {
+        if (keep_passed(*l)) {
+            kept[key] = l;
+            continue;
+        }
+        // A wait-mode child may still hold this socket (its own copy): its
+        // waiter must not touch the listener again.
+        retire_waiter(l, services::WaitService::k_no_deadline, true);
+        listener_services_.erase(l);
+        for (auto& [name, service] : services_) std::erase(service->listeners, l);
+        l->close(true);
+        ++closed;
+    }
+    listeners_ = std::move(kept);
+    if (metrics_listener_ != nullptr && !keep_passed(*metrics_listener_)) {
+        metrics_listener_->close(true);
+        metrics_listener_ = nullptr;
+        ++closed;
+    }
+    log::info("listeners-closed", {{"closed", closed}, {"left_open", listeners_.size()}});
 }
 
 bool Server::set_enabled(const std::string& name, bool enabled) {
@@ -83,6 +121,7 @@ void Server::close_everything() {
     sweep_timer_.close();
     grace_timer_.close();
     fd_pause_timer_.close();
+    revive_timer_.close();
     graveyard_timer_.close([this] {
         for (Connection* c : graveyard_) delete c;
         graveyard_.clear();

@@ -134,8 +134,9 @@ bool PassedSockets::take(const net::Listen& listen, std::string_view service, ne
 
 bool PassedSockets::holds(const net::Listen& listen) const {
     std::string key = passed_key(listen);
+    if (key.empty()) return false;
     for (const PassedSocket& s : sockets_) {
-        if (!key.empty() && s.address == key && s.fd) return true;
+        if (s.address == key && s.fd) return true;
     }
     return false;
 }

@@ -60,6 +60,10 @@ public:
     // address: no other socket can take that address while we run.
     [[nodiscard]] bool holds(const net::Listen& listen) const;
 
+    // True when `listen` has a passed socket: its listener holds a duplicate
+    // of a socket the service manager keeps, which must never be shut down.
+    [[nodiscard]] bool holds(const net::Listen& listen) const;
+
     // Logs the sockets no listener took; closes them and forgets them.
     void close_unadopted();
 

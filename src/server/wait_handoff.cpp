@@ -34,6 +34,12 @@ void Server::free_waiter(Waiter* waiter) {
 }
 
 void Server::hand_off(Listener& listener, const std::shared_ptr<ServiceRuntime>& service) {
+    // A child before may have shut the socket down: its hang-up would wake
+    // a child after child that gets nothing to accept.
+    if (!listener.is_datagram() && !listener.listening()) {
+        revive(listener);
+        return;
+    }
     if (service->admission.children_full(global_)) {
         refresh_pauses(listener);  // at max_children: paused until a child exits
         return;

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "io/pipe.hpp"
+#include "log/child_stderr.hpp"
 #include "log/log.hpp"
 #include "services/scratch.hpp"
 
@@ -38,9 +39,8 @@ int ChildRun::start(uv_loop_t* loop, process::Spawner& spawner, process::SpawnRe
     if (rc < 0) return rc;
     started_ = true;
     pid_ = spawned.pid;
-    auto on_line = [this](std::string_view line, bool truncated) {
-        log::info("stderr", {{"service", service_}, {"pid", static_cast<long>(pid_)}, {"line", line},
-                             {"truncated", truncated}});
+    auto on_line = [this, loop](std::string_view line, bool truncated) {
+        log::child_stderr_line(service_, static_cast<long>(pid_), line, truncated, uv_now(loop));
     };
     auto on_end = [this](int) {
         stderr_ended_ = true;

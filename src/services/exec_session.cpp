@@ -131,7 +131,17 @@ void ExecSession::on_client_finished() {
 }
 
 void ExecSession::on_grace() {
-    if (!child_.running()) return;
+    if (!child_.running()) {
+        // The child exited a grace ago and something it left behind (a
+        // background grandchild) still holds its output open: what came in
+        // that grace was relayed; now the session ends and frees its slots.
+        if (child_done_ && !client_done_) {
+            reason_ = "child_exited";
+            client_done_ = true;
+            maybe_finish();
+        }
+        return;
+    }
     auto grace = static_cast<std::uint64_t>(exec().grace.count());
     std::uint64_t quiet = uv_now(loop_) - pump_.last_activity();
     // A half-closed client may still be reading a long answer: only silence
@@ -146,6 +156,9 @@ void ExecSession::on_grace() {
 void ExecSession::on_child_done(const process::ExitStatus& status) {
     child_done_ = true;
     grace_.stop();
+    // Its remaining output (and the client's last bytes in) may still flow,
+    // for at most one grace: see on_grace().
+    if (!client_done_) grace_.start(exec().grace);
     outcome_.pid = child_.pid();
     outcome_.exit_code = status.kind == process::ExitStatus::Kind::exited ? status.code : -1;
     outcome_.signal = status.kind == process::ExitStatus::Kind::killed ? status.signal : 0;

@@ -11,8 +11,11 @@
 // reaped. Once the client has sent its last byte, a child that moves no
 // byte either way for the service's grace gets SIGTERM, then SIGKILL one
 // grace later; one still streaming output to a half-closed client is left
-// alone, and once the client is gone entirely the grace runs regardless. Holds the service definition it started with, so a
-// reload never changes a running connection. Loop thread only.
+// alone, and once the client is gone entirely the grace runs regardless.
+// Once the child has exited, what it left writing to its stdout (a
+// background grandchild) is relayed for one more grace at most; then the
+// session ends ("child_exited"). Holds the service definition it started
+// with, so a reload never changes a running connection. Loop thread only.
 #pragma once
 
 #include <memory>
@@ -62,7 +65,7 @@ private:
     Fd fd_;  // the client, until the pump or the child has it
     io::SplicePump pump_;
     ChildRun child_;
-    uv::Timer grace_;  // the client's input ended, the child still runs: see on_grace()
+    uv::Timer grace_;  // the client's input ended with the child running, or the child exited first: see on_grace()
     bool pump_started_ = false;
     bool client_done_ = false;
     bool child_done_ = false;

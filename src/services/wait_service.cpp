@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "log/log.hpp"
+#include "net/accept_queue.hpp"
 #include "process/environment.hpp"
 
 namespace sb::services {
@@ -42,7 +43,7 @@ void WaitService::trigger(int socket, std::shared_ptr<const config::Service> ser
     if (start_child(socket, error) < 0) {
         events_.spawn_failed(error);
         ++failures_;
-        back_off();
+        back_off("spawn failed");
         return;
     }
     started_ = std::chrono::steady_clock::now();
@@ -75,6 +76,8 @@ int WaitService::start_child(int socket, std::string& error) {
     socklen_t type_length = sizeof type;
     if (::getsockopt(socket_.get(), SOL_SOCKET, SO_TYPE, &type, &type_length) == 0 && type == SOCK_DGRAM) {
         woke_by_ = peek_datagram();
+    } else {
+        queue_at_start_ = net::waiting_peers(socket_.get());
     }
     // The child's socket is blocking, as inetd hands it. The flag lives in
     // the file description the child shares, so it is restored (our accept
@@ -98,6 +101,7 @@ void WaitService::set_blocking(bool blocking) {
 
 void WaitService::release_socket() {
     woke_by_.reset();
+    queue_at_start_.reset();
     if (!socket_) return;
     set_blocking(false);
     socket_.reset();
@@ -117,12 +121,18 @@ std::optional<WaitService::DatagramHead> WaitService::peek_datagram() const {
 void WaitService::on_child_done(const process::ExitStatus& status) {
     bool quick = std::chrono::steady_clock::now() - started_ < k_quick_exit;
     bool failed = status.kind != process::ExitStatus::Kind::exited || status.code != 0;
-    // A child that ends at once, even successfully, without reading the
-    // datagram that woke it would be woken by it again at once. (A stream
-    // listener's queue cannot be told apart this way: the next client's
-    // connection looks like the last one's, and a healthy child serving one
-    // connection each must not be backed off, so there only failures count.)
-    bool left_work = quick && !failed && woke_by_ && peek_datagram() == woke_by_;
+    // A child that ends at once, even successfully, without taking the work
+    // that woke it would be woken by it again at once: over UDP the very
+    // datagram is still at the head of the queue; over TCP every connection
+    // that was waiting when it started still waits (newcomers do not count).
+    bool datagram_left = woke_by_ && peek_datagram() == woke_by_;
+    bool queue_left = false;
+    if (quick && !failed && queue_at_start_ && !queue_at_start_->empty()) {
+        auto now_waiting = net::waiting_peers(socket_.get());
+        queue_left = now_waiting && std::includes(now_waiting->begin(), now_waiting->end(), queue_at_start_->begin(),
+                                                  queue_at_start_->end());
+    }
+    bool left_work = quick && !failed && (datagram_left || queue_left);
     release_socket();
     pid_t pid = child_->pid();
     retire_child();
@@ -136,15 +146,15 @@ void WaitService::on_child_done(const process::ExitStatus& status) {
         events_.release();
         return;
     }
-    back_off();
+    back_off(failed ? "failed" : datagram_left ? "datagram left unread" : "connections left waiting");
 }
 
-void WaitService::back_off() {
+void WaitService::back_off(std::string_view reason) {
     auto delay = k_first_backoff * (1u << std::min(failures_ - 1, 16u));
     if (delay > k_max_backoff) delay = k_max_backoff;
     backing_off_ = true;
     log::warning("backoff", {{"service", running_ ? running_->name : std::string()}, {"failures", failures_},
-                             {"delay", static_cast<double>(delay.count()) / 1000.0}});
+                             {"delay", static_cast<double>(delay.count()) / 1000.0}, {"reason", reason}});
     // The loop's clock may be stale (a spawn just ran): count from now.
     uv_update_time(loop_);
     timer_.start(delay);

@@ -6,9 +6,10 @@
 // fd 3 with LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES ("systemd"). From
 // trigger() until the child has exited, and through a backoff after it, the
 // server must not watch the socket (hold, then release). A child that exits
-// quickly, having failed or (over UDP) having left the very datagram that
-// woke it unread, is restarted only after a growing backoff; so is a spawn
-// that failed.
+// quickly, having failed, or having left its work waiting (over UDP the very
+// datagram that woke it unread, over TCP the accept queue as long as it found
+// it: not one of the connections waiting then taken), is restarted only
+// after a growing backoff; so is a spawn that failed.
 //
 // Owns the running child (ChildRun), one timer (the backoff while serving,
 // the retire deadline once closing) and, while a child runs, a duplicate of
@@ -27,7 +28,9 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <string_view>
 
 #include "process/spawn.hpp"
 #include "services/child_run.hpp"
@@ -97,7 +100,7 @@ private:
         }
     };
     [[nodiscard]] std::optional<DatagramHead> peek_datagram() const;
-    void back_off();
+    void back_off(std::string_view reason);
     void retire_child();
     void release_socket();
     void set_blocking(bool blocking);
@@ -113,6 +116,8 @@ private:
     std::chrono::steady_clock::time_point started_{};
     Fd socket_;  // our duplicate of the socket, while a child has it
     std::optional<DatagramHead> woke_by_;  // UDP: the datagram waiting when the child started
+    // TCP: the peers waiting in the accept queue when the child started.
+    std::optional<std::set<std::string>> queue_at_start_;
     unsigned failures_ = 0;
     int closing_children_ = 0;
     bool backing_off_ = false;

@@ -11,7 +11,8 @@ namespace sb::uv {
 
 class Poll final : public Handle<uv_poll_t> {
 public:
-    // status < 0 is a libuv error; events is a mask of UV_READABLE, UV_WRITABLE, UV_DISCONNECT.
+    // status < 0 is a libuv error, after which libuv has stopped the handle
+    // (see stopped_by_error); events is a mask of UV_READABLE, UV_WRITABLE, UV_DISCONNECT.
     using Callback = std::function<void(int status, int events)>;
 
     Poll() = default;
@@ -39,6 +40,10 @@ public:
         if (rc == 0) events_ = events;
         return rc;
     }
+    // After an error status libuv has stopped the handle: an owner that
+    // means to watch again says so first, so that watch() really starts it
+    // (an owner that would only meet the same error again does not).
+    void stopped_by_error() { events_ = 0; }
     [[nodiscard]] int events() const { return events_; }
     [[nodiscard]] int fd() const { return fd_; }
 

@@ -1,0 +1,96 @@
+// Listing an accept queue through sock_diag (see accept_queue.hpp).
+#include "net/accept_queue.hpp"
+
+#include <arpa/inet.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include "switchboard/fd.hpp"
+
+namespace sb::net {
+namespace {
+
+std::string peer_text(int family, const __be32* address, __be16 port) {
+    char text[INET6_ADDRSTRLEN] = "";
+    ::inet_ntop(family, address, text, sizeof text);
+    return std::string(text) + ":" + std::to_string(ntohs(port));
+}
+
+}  // namespace
+
+std::optional<std::set<std::string>> waiting_peers(int fd) {
+    sockaddr_storage local{};
+    socklen_t length = sizeof local;
+    int type = 0;
+    socklen_t type_length = sizeof type;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) != 0) return std::nullopt;
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_length) != 0 || type != SOCK_STREAM) return std::nullopt;
+    if (local.ss_family != AF_INET && local.ss_family != AF_INET6) return std::nullopt;
+
+    struct {
+        nlmsghdr header;
+        inet_diag_req_v2 request;
+    } message{};
+    message.header.nlmsg_len = sizeof message;
+    message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    message.request.sdiag_family = static_cast<__u8>(local.ss_family);
+    message.request.sdiag_protocol = IPPROTO_TCP;
+    // A peer that gave up waiting has closed its side: CLOSE_WAIT, still queued.
+    message.request.idiag_states = (1u << TCP_ESTABLISHED) | (1u << TCP_CLOSE_WAIT);
+    const void* local_address = nullptr;
+    std::size_t address_size = 0;
+    if (local.ss_family == AF_INET) {
+        const auto& sin = reinterpret_cast<const sockaddr_in&>(local);
+        message.request.id.idiag_sport = sin.sin_port;
+        local_address = &sin.sin_addr;
+        address_size = sizeof sin.sin_addr;
+    } else {
+        const auto& sin6 = reinterpret_cast<const sockaddr_in6&>(local);
+        message.request.id.idiag_sport = sin6.sin6_port;
+        local_address = &sin6.sin6_addr;
+        address_size = sizeof sin6.sin6_addr;
+    }
+    bool any_address = true;
+    for (std::size_t i = 0; i < address_size; ++i) {
+        if (static_cast<const unsigned char*>(local_address)[i] != 0) any_address = false;
+    }
+
+    Fd diag(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+    if (!diag) return std::nullopt;
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    if (::sendto(diag.get(), &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0) {
+        return std::nullopt;
+    }
+    std::set<std::string> peers;
+    alignas(nlmsghdr) std::array<char, 16384> buffer{};
+    // The kernel answers at once; a dump that does not end is cut off.
+    for (int round = 0; round < 4096; ++round) {
+        ssize_t n = ::recv(diag.get(), buffer.data(), buffer.size(), 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return std::nullopt;
+        auto* h = reinterpret_cast<nlmsghdr*>(buffer.data());
+        for (auto left = static_cast<unsigned>(n); NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+            if (h->nlmsg_type == NLMSG_DONE) return peers;
+            if (h->nlmsg_type == NLMSG_ERROR) return std::nullopt;
+            if (h->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) continue;
+            const auto* m = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
+            // Accepted by some process (its socket has an inode), or another port.
+            if (m->idiag_inode != 0 || m->id.idiag_sport != message.request.id.idiag_sport) continue;
+            if (!any_address && std::memcmp(m->id.idiag_src, local_address, address_size) != 0) continue;
+            peers.insert(peer_text(m->idiag_family, m->id.idiag_dst, m->id.idiag_dport));
+        }
+    }
+    return std::nullopt;
+}
+
+}  // namespace sb::net

@@ -1,0 +1,71 @@
+// Listing a TCP accept queue through sock_diag: the peers that wait, by
+// address, and none once accepted; nothing for a socket that is not TCP.
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "net/accept_queue.hpp"
+#include "switchboard/fd.hpp"
+
+using namespace sb;
+
+namespace {
+
+std::string local_of(int fd) {
+    sockaddr_in sin{};
+    socklen_t length = sizeof sin;
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &length) == 0);
+    char text[INET_ADDRSTRLEN] = "";
+    ::inet_ntop(AF_INET, &sin.sin_addr, text, sizeof text);
+    return std::string(text) + ":" + std::to_string(ntohs(sin.sin_port));
+}
+
+}  // namespace
+
+TEST_CASE("the peers waiting in an accept queue, and not those accepted") {
+    Fd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(::listen(listener.get(), 8) == 0);
+    socklen_t length = sizeof address;
+    REQUIRE(::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&address), &length) == 0);
+
+    auto none = net::waiting_peers(listener.get());
+    REQUIRE(none.has_value());
+    CHECK(none->empty());
+
+    Fd a(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    Fd b(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    REQUIRE(::connect(a.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(::connect(b.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    auto both = net::waiting_peers(listener.get());
+    REQUIRE(both.has_value());
+    CHECK(both->size() == 2);
+    CHECK(both->count(local_of(a.get())) == 1);
+    CHECK(both->count(local_of(b.get())) == 1);
+
+    // A peer that gives up still waits (CLOSE_WAIT) until accepted.
+    a.reset();
+    auto after_close = net::waiting_peers(listener.get());
+    REQUIRE(after_close.has_value());
+    CHECK(after_close->size() == 2);
+    Fd taken(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    REQUIRE(taken);
+    auto left = net::waiting_peers(listener.get());
+    REQUIRE(left.has_value());
+    CHECK(left->size() == 1);
+}
+
+TEST_CASE("a socket that is not a TCP listener has no accept queue to list") {
+    Fd udp(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    CHECK_FALSE(net::waiting_peers(udp.get()).has_value());
+    Fd unix_socket(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    CHECK_FALSE(net::waiting_peers(unix_socket.get()).has_value());
+}

@@ -57,11 +57,9 @@ public:
     [[nodiscard]] bool take(const net::Listen& listen, std::string_view service, net::BoundSocket& out);
 
     // True when a passed socket (kept open here) is bound to `listen`'s
-    // address: no other socket can take that address while we run.
-    [[nodiscard]] bool holds(const net::Listen& listen) const;
-
-    // True when `listen` has a passed socket: its listener holds a duplicate
-    // of a socket the service manager keeps, which must never be shut down.
+    // address: no other socket can take that address while we run, and the
+    // listener holds a duplicate of a socket the service manager keeps,
+    // which must never be shut down.
     [[nodiscard]] bool holds(const net::Listen& listen) const;
 
     // Logs the sockets no listener took; closes them and forgets them.

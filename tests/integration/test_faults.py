@@ -196,6 +196,11 @@ class FaultTests(unittest.TestCase):
         self.server.wait_for(r"conn .*service=cat", start=mark)
         lost = self.server.log_text().split("\n")[mark:]
         self.assertEqual(sum(1 for l in lost if " conn " in f" {l}" and "service=echo" in l), 0, lost)
+        # Counted, and said once writing works again.
+        self.server.wait_for(r"log-lines-dropped .*count=3", start=mark)
+        code, reply = harness.ctl_json(self.sock, "metrics")
+        self.assertEqual(code, 0, reply)
+        self.assertIn("switchboard_log_lines_dropped_total 3\n", reply["metrics"])
 
     def test_an_invalid_fault_list_is_refused_and_arms_nothing(self):
         with open(self.faults, "w") as f:

@@ -151,7 +151,8 @@ TEST_CASE("status reply") {
     auto j = reply(control::reply_status(s));
     CHECK(j == json::parse(R"({"ok":true,"version":"1.2.3","pid":42,"uptime":12.5,
         "config":"/etc/switchboard/switchboard.json","generation":3,"connections":7,"children":2,"services":4,
-        "stopping":false,"reloads":{"succeeded":2,"failed":1,"last_ok":false,"last_milliseconds":0.0}})"));
+        "stopping":false,"accept_failures":0,"fd_budget":{"pauses":0,"paused":false},
+        "reloads":{"succeeded":2,"failed":1,"last_ok":false,"last_milliseconds":0.0}})"));
 }
 
 TEST_CASE("services reply") {

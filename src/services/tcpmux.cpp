@@ -1,5 +1,7 @@
-// The tcpmux request line (see tcpmux.hpp).
+// A tcpmux session: the request line, then a hand-over (see tcpmux.hpp).
 #include "services/tcpmux.hpp"
+
+#include "net/tcpmux_request.hpp"
 
 #include <sys/socket.h>
 
@@ -7,28 +9,6 @@
 #include <cstring>
 
 namespace sb::services {
-namespace {
-
-bool same_ignoring_case(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] + 32) : a[i];
-        char y = b[i] >= 'A' && b[i] <= 'Z' ? static_cast<char>(b[i] + 32) : b[i];
-        if (x != y) return false;
-    }
-    return true;
-}
-
-// The name in a request line: without the line end and surrounding blanks.
-std::string_view request_name(std::string_view line) {
-    while (!line.empty() && (line.back() == '\n' || line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) {
-        line.remove_suffix(1);
-    }
-    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
-    return line;
-}
-
-}  // namespace
 
 TcpmuxSession::TcpmuxSession(uv_loop_t* loop, SessionObserver& observer, Fd fd, TcpmuxDirectory& directory)
     : Session(loop, observer), fd_(std::move(fd)), directory_(&directory) {}
@@ -64,26 +44,26 @@ void TcpmuxSession::on_readable() {
         return;
     }
     touch();
-    std::string_view seen(buffer, static_cast<std::size_t>(n));
-    auto end = seen.find('\n');
-    if (end == std::string_view::npos) {
-        if (seen.size() == sizeof buffer) answer_and_finish("-Request too long\r\n", "refused");
-        return;  // the rest of the line is on its way
+    auto request = net::parse_tcpmux_request(std::string_view(buffer, static_cast<std::size_t>(n)), sizeof buffer);
+    using State = net::TcpmuxRequest::State;
+    if (request.state == State::more) return;  // the rest of the line is on its way
+    if (request.state == State::too_long) {
+        answer_and_finish("-Request too long\r\n", "refused");
+        return;
     }
-    std::string line(seen.substr(0, end + 1));
+    std::string name(request.name);
     // Consume exactly the line: it is in the buffer, so this reads it whole.
-    ssize_t taken = ::recv(fd_.get(), buffer, line.size(), 0);
-    if (taken != static_cast<ssize_t>(line.size())) {
+    ssize_t taken = ::recv(fd_.get(), buffer, request.line_length, 0);
+    if (taken != static_cast<ssize_t>(request.line_length)) {
         finish("error");
         return;
     }
-    bytes_in_ += line.size();
-    std::string_view name = request_name(line);
-    if (name.empty()) {
+    bytes_in_ += request.line_length;
+    if (request.state == State::empty) {
         answer_and_finish("-No service name\r\n", "refused");
         return;
     }
-    if (same_ignoring_case(name, "HELP")) {
+    if (request.state == State::help) {
         std::string list;
         for (const std::string& offered : directory_->tcpmux_names()) list += offered + "\r\n";
         answer_and_finish(list, "help");

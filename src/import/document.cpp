@@ -108,7 +108,7 @@ std::vector<ServiceDraft> without_clashes(std::vector<ServiceDraft> drafts, Repo
             taken.push_back(*slot);
             listen.push_back(l);
         }
-        if (listen.empty()) {
+        if (listen.empty() && !(draft.listen.empty() && !draft.tcpmux.empty())) {
             if (!draft.listen.empty()) {
                 report.unmapped(draft.origin.file, draft.origin.line,
                                 "service " + net::quote(draft.name) + " has no address left; not imported");
@@ -143,6 +143,21 @@ std::vector<ServiceDraft> merged(std::vector<ServiceDraft> drafts) {
 nlohmann::json build_document(std::vector<ServiceDraft> drafts, Report& report) {
     for (auto& d : drafts) d.name = valid_name(d.name);
     drafts = merged(without_clashes(std::move(drafts), report));
+    // Programs reached through tcpmux need the tcpmux port itself, which
+    // inetd serves without a line of its own.
+    auto joins = std::find_if(drafts.begin(), drafts.end(), [](const ServiceDraft& d) { return !d.tcpmux.empty(); });
+    bool has_port = std::any_of(drafts.begin(), drafts.end(), [](const ServiceDraft& d) { return d.builtin == "tcpmux"; });
+    if (joins != drafts.end() && !has_port) {
+        ServiceDraft port;
+        port.name = "tcpmux";
+        port.tag = "tcp";
+        port.origin = joins->origin;
+        port.listen = {"tcp://*:1"};
+        port.builtin = "tcpmux";
+        report.note(joins->origin.file, joins->origin.line,
+                    "tcpmux services are reached through the tcpmux port: added service \"tcpmux\" on tcp://*:1");
+        drafts.push_back(std::move(port));
+    }
 
     std::map<std::string, int> wanted;
     for (const auto& d : drafts) ++wanted[d.name];

@@ -16,7 +16,8 @@ bool ServiceDraft::udp_only() const {
 }
 
 bool is_builtin_name(std::string_view name) {
-    return name == "echo" || name == "discard" || name == "chargen" || name == "daytime" || name == "time";
+    return name == "echo" || name == "discard" || name == "chargen" || name == "daytime" || name == "time" ||
+           name == "tcpmux";
 }
 
 void set_argv(ServiceDraft& draft, const std::string& program, const std::vector<std::string>& args_from_argv0,
@@ -71,7 +72,7 @@ json number(double value) {
 
 json to_json(const ServiceDraft& d, bool with_listen) {
     json s = json::object();
-    if (with_listen) s["listen"] = d.listen;
+    if (with_listen && (!d.listen.empty() || d.tcpmux.empty())) s["listen"] = d.listen;
     json socket = json::object();
     if (d.v6only) socket["v6only"] = *d.v6only;
     if (d.keepalive) socket["keepalive"] = *d.keepalive;
@@ -79,6 +80,8 @@ json to_json(const ServiceDraft& d, bool with_listen) {
 
     if (!d.builtin.empty()) {
         s["builtin"] = d.builtin;
+    } else if (!d.redirect_to.empty()) {
+        s["redirect"] = {{"to", d.redirect_to}};
     } else {
         json exec = json::object();
         exec["argv"] = d.argv;
@@ -91,6 +94,9 @@ json to_json(const ServiceDraft& d, bool with_listen) {
         if (!d.env.empty()) exec["env"] = d.env;
         if (!d.pass_env.empty()) exec["pass_env"] = d.pass_env;
         s["exec"] = exec;
+    }
+    if (!d.tcpmux.empty()) {
+        s["tcpmux"] = d.tcpmux_plus ? json{{"name", d.tcpmux}, {"plus", true}} : json(d.tcpmux);
     }
     if (d.allow) s["allow"] = *d.allow;
     if (d.deny) s["deny"] = *d.deny;

@@ -24,7 +24,10 @@ struct ServiceDraft {
     std::vector<std::string> listen;
     std::optional<bool> v6only, keepalive;
 
-    std::string builtin;  // set: a built-in; empty: exec
+    std::string builtin;      // set: a built-in; empty: exec (or redirect)
+    std::string redirect_to;  // set: a redirect to this "tcp://HOST:PORT"
+    std::string tcpmux;       // set: reached through tcpmux by this name (then listen may be empty)
+    bool tcpmux_plus = false;
     std::vector<std::string> argv;
     std::string user, group;
     bool wait = false;

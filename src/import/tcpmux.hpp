@@ -17,9 +17,9 @@ struct TcpmuxEntry {
     ServiceDraft program;  // the program and its process attributes, no listen address
 };
 
-// The configuration has no tcpmux built-in yet (another issue adds it):
-// until then every entry is reported, once, and nothing is written for it.
-// When the built-in arrives, this is where an entry becomes its service.
+// The entry as a service that joins the tcpmux built-in ("tcpmux": NAME,
+// no listen of its own); an entry switchboard cannot take (a name tcpmux
+// does not allow, a wait program) is reported and gives nothing.
 std::optional<ServiceDraft> map_tcpmux(const TcpmuxEntry& entry, Report& report);
 
 }  // namespace sb::import

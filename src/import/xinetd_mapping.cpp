@@ -253,9 +253,7 @@ std::optional<ServiceDraft> ServiceMapper::map(const EnabledLists& lists) {
     }
     if (has(type, "INTERNAL")) {
         if (!is_builtin_name(section_.name)) {
-            unmapped(section_.name == "tcpmux"
-                         ? std::string("the tcpmux port: tcpmux is not supported yet; not imported")
-                         : "internal service " + quote(section_.name) + " has no switchboard built-in; not imported");
+            unmapped("internal service " + quote(section_.name) + " has no switchboard built-in; not imported");
             return std::nullopt;
         }
         d_.builtin = section_.name;
@@ -266,8 +264,15 @@ std::optional<ServiceDraft> ServiceMapper::map(const EnabledLists& lists) {
             if (e && !e->from_defaults) unmapped(*e, name, "a built-in starts no program; left out");
         }
     } else if (const auto* redirect = get("redirect")) {
-        unmapped(*redirect, "redirect", "forwarding is not supported yet; service not imported");
-        return std::nullopt;
+        // "redirect = HOST PORT": switchboard forwards the same way.
+        if (redirect->values.size() != 2 || socket_type != "stream") {
+            unmapped(*redirect, "redirect", "expected a host and a port on a stream service; service not imported");
+            return std::nullopt;
+        }
+        const std::string& host = redirect->values[0];
+        d_.redirect_to = "tcp://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+                         redirect->values[1];
+        d_.wait = false;
     } else if (get("server")) {
         std::vector<std::string> args = get("server_args") ? get("server_args")->values : std::vector<std::string>{};
         std::string program = first("server");

@@ -77,7 +77,11 @@ class GoldenTests(unittest.TestCase):
         self.assertEqual(s["login"]["exec"]["argv"], ["/bin/cat", "-v"])  # continued line
         self.assertEqual(s["2204"]["listen"], ["tcp://127.0.0.4:2204"])  # "ADDR:" line
         self.assertEqual(s["2206"]["listen"], ["tcp://*:2206"])          # reset by "*:"
-        self.assertIn("tcpmux is not supported yet", warnings)
+        # tcpmux/NAME lines join the tcpmux built-in, which gets the tcpmux port.
+        self.assertEqual(s["date"]["tcpmux"], {"name": "date", "plus": True})
+        self.assertEqual(s["phonebook"]["tcpmux"], "phonebook")
+        self.assertNotIn("listen", s["phonebook"])
+        self.assertEqual(s["tcpmux"], {"builtin": "tcpmux", "listen": ["tcp://*:1"]})
 
     def test_inetd_inetutils(self):
         config, _ = self.check_case("inetd-inetutils")
@@ -93,6 +97,9 @@ class GoldenTests(unittest.TestCase):
         self.assertEqual(s["ftp"]["rate"], {"per_second": 25, "burst": 25})
         self.assertNotIn("ignored", s)  # includedir skips names with a dot and backups
         self.assertRegex(warnings, r"xinetd-features/xinetd.d/ftp:\d+: warning: \"access_times\"")
+        self.assertEqual(s["forward"]["redirect"], {"to": "tcp://192.0.2.10:23"})  # redirect = HOST PORT
+        self.assertEqual(s["mux"]["tcpmux"], {"name": "mux", "plus": True})      # TCPMUXPLUS
+        self.assertEqual(s["tcpmux"]["builtin"], "tcpmux")                        # INTERNAL tcpmux
 
     def test_debian_xinetd_package(self):
         config, _ = self.check_case("debian-xinetd")
@@ -109,7 +116,7 @@ class CommandTests(unittest.TestCase):
         r = run_import(*CASES["inetd-openbsd"], *HERMETIC, "--strict")
         self.assertEqual(r.returncode, 2)
         self.assertEqual(r.stdout, "")
-        self.assertRegex(r.stderr, r"inetd-openbsd/inetd.conf:\d+: error: tcpmux service \"\+date\": tcpmux is not supported yet")
+        self.assertRegex(r.stderr, r"inetd-openbsd/inetd.conf:\d+: error: internal service \"biff\" has no switchboard built-in")
         self.assertIn("(--strict); nothing written", r.stderr)
 
     def test_strict_passes_a_file_that_maps_entirely(self):

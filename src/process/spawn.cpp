@@ -5,6 +5,7 @@
 #include "process/spawn.hpp"
 
 #include "process/spawn_plan.hpp"
+#include "switchboard/fd.hpp"
 
 #include "sys/faults.hpp"
 #include <sched.h>
@@ -126,7 +127,7 @@ int Spawner::spawn(const SpawnRequest& request, Spawned& out, std::string& error
         int status = 0;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
         }
-        if (pidfd >= 0) close(pidfd);
+        if (pidfd >= 0) Fd{pidfd}.reset();
     };
     if (plan.failed_step != Step::none) {
         reap();
@@ -137,7 +138,7 @@ int Spawner::spawn(const SpawnRequest& request, Spawned& out, std::string& error
     // injected as pidfd_open (sys/faults.hpp) stands for either failing.
     int pidfd_error = 0;
     if (pidfd >= 0 && (pidfd_error = sys::fault(sys::Call::pidfd_open)) != 0) {
-        close(pidfd);
+        Fd{pidfd}.reset();
         pidfd = -1;
     } else if (pidfd < 0) {
         pidfd = sys::pidfd_open(pid, 0);

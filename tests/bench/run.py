@@ -20,6 +20,17 @@ and prints one table:
               stream direct and through haproxy in TCP mode with splicing
               (option splice-request/splice-response)
                                       target >= 1.0x haproxy, >= 0.6x direct
+  forward-idle
+              idle connections held through a redirect service to
+              sb-ref-echo (2 fds each in the forwarder: 8,000, or what half
+              the hard fd limit allows), all answering afterwards, and the
+              forwarder's RSS growth per connection; beside haproxy (TCP
+              mode) holding the same number          target <= 1 KiB each
+  forward-churn
+              connection churn through a redirect service to sb-ref-echo vs
+              haproxy in TCP mode (nbthread 1): 4 clients each connect, echo
+              one byte, reset, in a loop; connections/s and the server's CPU
+              per connection                           no target: reported
   reload      SIGHUP reloads of 1,000 built-in services on unchanged
               listeners: the server's "reloaded ... ms=" log line, and the
               wall time until that line appears, while a client connects in
@@ -32,7 +43,7 @@ the server refuses the configuration, a feature has not landed) prints
 benchmark itself ran. Every measurement is bounded in time; a full run takes
 about two minutes, --quick well under one.
 
-  python3 tests/bench/run.py --build build-release [--quick] [--only echo,idle]
+  python3 tests/bench/run.py --build build-release [--quick] [--only echo,idle,forward-churn]
                              [--rounds N] [--seconds S] [--keep]
 
 The load generator and the reference servers are the C programs beside this
@@ -53,7 +64,7 @@ import sys
 import tempfile
 import time
 
-FIGURES = ["echo", "idle", "spawn", "throughput", "forward", "reload"]
+FIGURES = ["echo", "idle", "spawn", "throughput", "forward", "forward-idle", "forward-churn", "reload"]
 IDLE_TARGET = 19000
 
 
@@ -87,11 +98,18 @@ def rss_kib(pid):
 
 
 def cpu_seconds(pid):
-    """CPU time the process's (only) thread has used: schedstat's nanoseconds
+    """CPU time the process has used, summed over its threads (haproxy runs
+    several; switchboard and the references one): schedstat's nanoseconds
     where the kernel has them, else utime + stime in clock ticks."""
     try:
-        with open(f"/proc/{pid}/schedstat") as f:
-            return int(f.read().split()[0]) / 1e9
+        total = 0
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[0])
+            except FileNotFoundError:
+                pass  # the thread ended meanwhile
+        return total / 1e9
     except (OSError, ValueError, IndexError):
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
@@ -564,9 +582,39 @@ def iperf3_gbits(port, seconds):
     return received["bits_per_second"] / 1e9, received["bytes"] / 2**20
 
 
+def find_haproxy():
+    return shutil.which("haproxy") or ("/usr/sbin/haproxy" if os.access("/usr/sbin/haproxy", os.X_OK) else None)
+
+
+def start_haproxy(b, name, port, target_port, maxconn=1000, splice=False, nbthread=0):
+    """haproxy in TCP mode forwarding 127.0.0.1:port to 127.0.0.1:target_port;
+    nbthread 0 leaves haproxy's default (one thread per CPU)."""
+    haproxy = find_haproxy()
+    if haproxy is None:
+        raise Unavailable("haproxy is not installed")
+    cfg = os.path.join(b.workdir, name + ".cfg")
+    with open(cfg, "w") as f:
+        f.write(f"""global
+  maxconn {maxconn}
+""" + (f"  nbthread {nbthread}\n" if nbthread else "") + f"""defaults
+  mode tcp
+  maxconn {maxconn}
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+""" + ("""  option splice-request
+  option splice-response
+""" if splice else "") + f"""listen forward
+  bind 127.0.0.1:{port}
+  server target 127.0.0.1:{target_port}
+""")
+    server = b.start(name, [haproxy, "-db", "-f", cfg])
+    server.wait_ready(probe_port=port)
+    return server
+
+
 def figure_forward(b):
     iperf3 = shutil.which("iperf3")
-    haproxy = shutil.which("haproxy") or ("/usr/sbin/haproxy" if os.access("/usr/sbin/haproxy", os.X_OK) else None)
     if iperf3 is None:
         raise Unavailable("iperf3 is not installed")
     seconds = 1.0 if b.args.quick else max(2.0, b.seconds * 2)
@@ -579,28 +627,7 @@ def figure_forward(b):
         "forward", {"fwd": {"listen": [f"tcp://127.0.0.1:{sb_port}"],
                             "redirect": {"to": f"tcp://127.0.0.1:{target_port}"}}}, probe_port=sb_port))
 
-    def start_haproxy():
-        if haproxy is None:
-            raise Unavailable("haproxy is not installed")
-        cfg = os.path.join(b.workdir, "haproxy.cfg")
-        with open(cfg, "w") as f:
-            f.write(f"""global
-  maxconn 1000
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-  option splice-request
-  option splice-response
-listen forward
-  bind 127.0.0.1:{ha_port}
-  server target 127.0.0.1:{target_port}
-""")
-        server = b.start("haproxy", [haproxy, "-db", "-f", cfg])
-        server.wait_ready(probe_port=ha_port)
-        return server
-    sides.add("haproxy", ha_port, start_haproxy)
+    sides.add("haproxy", ha_port, lambda: start_haproxy(b, "haproxy", ha_port, target_port, splice=True))
 
     def measure(name, port):
         return iperf3_gbits(port, seconds)
@@ -611,6 +638,156 @@ listen forward
                     ">= 1.00x haproxy", 1.0, fmt=fmt)
     sides.ratio_row("iperf3 1 stream, redirect vs direct", "switchboard", "direct", ">= 0.60x direct", 0.6, fmt=fmt)
     sides.samples_note("forward Gbit/s", fmt=lambda x: f"{x:.2f}", per="MiB")
+
+
+FORWARD_IDLE_TARGET = 8000
+
+
+def figure_forward_idle(b):
+    """Idle connections held through a redirect service to sb-ref-echo (and,
+    beside it, through haproxy): each costs the forwarder two fds, so the
+    count is what half the hard fd limit allows, at most FORWARD_IDLE_TARGET."""
+    what = "redirect idle conns held / answered, vs haproxy"
+    what_rss = "RSS growth per redirect idle conn, vs haproxy"
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    count = FORWARD_IDLE_TARGET
+    if hard != resource.RLIM_INFINITY and (hard - 256) // 2 < count:
+        count = (hard - 256) // 2
+        b.notes.append(f"forward-idle: the hard fd limit is {hard}, so {count:,} connections (2 fds each in the "
+                       f"forwarder) were tried, not {FORWARD_IDLE_TARGET:,}")
+    if count < 100:
+        raise Unavailable(f"the hard fd limit ({hard}) leaves room for {count} forwarded connections")
+    results = {}
+    problems = {}
+    for name in ("switchboard", "haproxy"):
+        echo_port, port = free_ports(2)
+        try:
+            b.reference("ref-echo-fwd-idle", [b.ref_echo, "-p", str(echo_port)])
+            if name == "switchboard":
+                server = b.switchboard_with(
+                    "forward-idle", {"fwd": {"listen": [f"tcp://127.0.0.1:{port}"],
+                                             "redirect": {"to": f"tcp://127.0.0.1:{echo_port}"},
+                                             # sb-load idle spreads its connections over 127.10.x.y,
+                                             # 32 from each address
+                                             "per_source": 64, "max_connections": count + 64}},
+                    probe_port=port)
+            else:
+                server = start_haproxy(b, "haproxy-idle", port, echo_port, maxconn=count + 64)
+            results[name] = hold_idle(b, server, port, count)
+        except Unavailable as e:
+            problems[name] = str(e)
+        finally:
+            b.stop_all()  # one side at a time: each needs the fds
+
+    def held_cell(name):
+        if name not in results:
+            return b.na_cell(what, problems[name])
+        r = results[name][0]
+        return f"{r['held']:,.0f} / {r['answered']:,.0f}"
+
+    def rss_cell(name):
+        if name not in results:
+            return "n/a"
+        r, rss, _ = results[name]
+        return f"{rss * 1024 / max(r['answered'], 1):,.0f} B"
+
+    sb, ha = results.get("switchboard"), results.get("haproxy")
+    met, ratio = "-", ""
+    if sb:
+        met = yes_no(sb[0]["answered"] >= count and sb[0]["held"] == sb[0]["answered"])
+        if ha and ha[0]["answered"]:
+            ratio = f"{sb[0]['answered'] / ha[0]['answered']:.2f}x"
+    b.row(what, held_cell("switchboard"), held_cell("haproxy"), ratio, f"{count:,}, all answer", met)
+    ratio, met = "", "-"
+    if sb:
+        per_conn = sb[1] * 1024 / max(sb[0]["answered"], 1)
+        met = yes_no(per_conn <= 1024)
+        if ha and ha[1] > 0 and ha[0]["answered"]:
+            ratio = f"{per_conn / (ha[1] * 1024 / ha[0]['answered']):.2f}x"
+    b.row(what_rss, rss_cell("switchboard"), rss_cell("haproxy"), ratio, "<= 1,024 B", met)
+    for name, (r, rss, fds) in results.items():
+        b.notes.append(f"forward-idle: {name}'s RSS grew {rss:,} KiB and it gained {fds:,} fds holding "
+                       f"{r['held']:,.0f} forwarded connections to sb-ref-echo (lost {r['lost']:.0f}, "
+                       f"unanswered {r['unanswered']:.0f}, connect failures {r['failed']:.0f}, opening stopped "
+                       f"by: {r['stopped']}, {r['open_seconds']:.1f} s to open)")
+
+
+CHURN_CLIENTS = 4
+
+
+def churn_round(b, port, seconds):
+    """CHURN_CLIENTS sb-load connect loops at once (each: connect, echo one
+    byte, reset; one connection at a time) for `seconds`: their summed
+    result."""
+    procs = [subprocess.Popen([b.load, "connect", "-p", str(port), "-d", f"{seconds:g}"], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for _ in range(CHURN_CLIENTS)]
+    outs = []
+    try:
+        deadline = time.monotonic() + seconds + 15
+        for proc in procs:
+            try:
+                outs.append(proc.communicate(timeout=max(0.1, deadline - time.monotonic()))[0])
+            except subprocess.TimeoutExpired:
+                raise Unavailable(f"sb-load connect did not finish in {seconds + 15:.0f} s")
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    total = {"ok": 0.0, "refused": 0.0, "failed": 0.0, "rate": 0.0, "slowest_ms": 0.0}
+    for out in outs:
+        r = parse_result(out)
+        for key in ("ok", "refused", "failed", "rate"):
+            total[key] += r[key]
+        total["slowest_ms"] = max(total["slowest_ms"], r["slowest_ms"])
+    return total
+
+
+def figure_forward_churn(b):
+    """Connection churn through a redirect service and through haproxy (TCP
+    mode, one thread like switchboard's one loop), both to sb-ref-echo."""
+    echo_port, sb_port, ha_port = free_ports(3)
+    echo = b.reference("ref-echo-churn", [b.ref_echo, "-p", str(echo_port)])
+    sides = Sides(b)
+    sides.add("switchboard", sb_port, lambda: b.switchboard_with(
+        "forward-churn", {"fwd": {"listen": [f"tcp://127.0.0.1:{sb_port}"],
+                                  "redirect": {"to": f"tcp://127.0.0.1:{echo_port}"},
+                                  # every client is 127.0.0.1; a reset connection is
+                                  # gone at once, but lift the limits out of the way
+                                  "per_source": 1000, "max_connections": 1000}}, probe_port=sb_port))
+    sides.add("haproxy", ha_port, lambda: start_haproxy(b, "haproxy-churn", ha_port, echo_port, nbthread=1))
+    errors = []
+
+    def measure(name, port):
+        r = churn_round(b, port, b.seconds)
+        if r["refused"] or r["failed"]:
+            errors.append(f"{name}: refused {r['refused']:.0f}, failed {r['failed']:.0f}")
+        if r["ok"] == 0:
+            raise Unavailable(f"no connection made its round trip (refused {r['refused']:.0f}, "
+                              f"failed {r['failed']:.0f})")
+        slowest.setdefault(name, []).append(r["slowest_ms"])
+        return r["rate"], r["ok"] + r["failed"]
+
+    slowest = {}
+    # One short warm-up per side (not counted): the first connections pay for
+    # page faults and the backend's first accept.
+    for name, port in list(sides.ports.items()):
+        try:
+            churn_round(b, port, 0.3)
+        except Unavailable:
+            pass
+    sides.measure(measure)
+    echo.check_alive()
+    what = f"redirect churn conns/s, {CHURN_CLIENTS} clients, vs haproxy"
+    sides.ratio_row(what, "switchboard", "haproxy", "none set; report", 0.0)
+    b.rows[-1] = b.rows[-1][:5] + ("-",)
+    sides.samples_note("forward-churn conns/s", per="connection")
+    b.notes.append(f"forward-churn: each client connects, echoes one byte through the forwarder to sb-ref-echo "
+                   f"and resets, one connection at a time; slowest ms per side: " + "; ".join(
+                       f"{name} {max(v):.1f}" for name, v in slowest.items()))
+    if errors:
+        b.notes.append("forward-churn errors: " + "; ".join(errors[:6]))
 
 
 RELOADED = re.compile(r"\breloaded\b.*\bms=([0-9.]+)")
@@ -784,7 +961,7 @@ def main():
             t0 = time.monotonic()
             print(f"  {name} ...", end="", flush=True)
             try:
-                globals()["figure_" + name](b)
+                globals()["figure_" + name.replace("-", "_")](b)
             except Unavailable as e:
                 b.na(name, str(e), "")
             finally:

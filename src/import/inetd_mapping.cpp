@@ -141,6 +141,7 @@ std::optional<ServiceDraft> map_entry(const InetdEntry& e, const ServicesDb& ser
         // What the program's line would say matters once tcpmux maps.
         Report program_report;
         set_argv(d, e.program, e.args, program_report);
+        d.wait = wait;
         auto mapped = map_tcpmux(TcpmuxEntry{name, plus, d}, report);
         if (mapped) report.append(program_report);
         return mapped;

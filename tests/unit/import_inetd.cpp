@@ -131,15 +131,26 @@ TEST_CASE("inetd: host names resolve at import, and are listed") {
     CHECK(r.warnings[1].message.find("does not resolve") != std::string::npos);
 }
 
-TEST_CASE("inetd: tcpmux lines are reported, one each, and write nothing") {
+TEST_CASE("inetd: tcpmux lines join the tcpmux built-in, which gets port 1 once") {
     auto r = import_text("tcpmux/+date stream tcp nowait nobody /bin/date date\n"
-                         "tcpmux/book stream tcp nowait nobody /bin/cat phonebook\n");
-    CHECK(r.config["services"].empty());
-    REQUIRE(r.warnings.size() == 2);
+                         "tcpmux/book stream tcp nowait nobody /bin/cat phonebook\n"
+                         "tcpmux/waits stream tcp wait nobody /bin/cat cat\n"
+                         "tcpmux/HELP stream tcp nowait nobody /bin/cat cat\n");
+    const json& s = r.config["services"];
+    CHECK(s["date"] == json::parse(R"({"exec": {"argv": ["/bin/date"], "user": "nobody"},
+                                       "tcpmux": {"name": "date", "plus": true}})"));
+    CHECK(s["book"]["tcpmux"] == "book");
+    CHECK_FALSE(s["book"].contains("listen"));
+    CHECK(s["tcpmux"] == json::parse(R"({"builtin": "tcpmux", "listen": ["tcp://*:1"]})"));
+    CHECK(s.size() == 3);
+    REQUIRE(r.warnings.size() == 4);
     CHECK(r.warnings[0].to_string(true) ==
-          "inetd.conf:1: error: tcpmux service \"+date\": tcpmux is not supported yet; not imported");
-    CHECK(r.warnings[1].message == "tcpmux service \"book\": tcpmux is not supported yet; not imported");
-    CHECK(r.has_unmapped());
+          "inetd.conf:1: warning: tcpmux services are reached through the tcpmux port: added service \"tcpmux\" "
+          "on tcp://*:1");
+    CHECK(r.warnings[1].message == "argv[0] \"phonebook\" of /bin/cat: switchboard passes the program's path as argv[0]");
+    CHECK(r.warnings[2].message ==
+          "tcpmux service \"waits\": tcpmux hands each client to its own program (nowait); not imported");
+    CHECK(r.warnings[3].message.find("not HELP") != std::string::npos);
 }
 
 TEST_CASE("inetd: unknown services and the same address twice") {

@@ -154,13 +154,19 @@ TEST_CASE("xinetd: unmapped attributes are reported once each, with their line")
           "xinetd.conf:14: warning: \"flags\": flag SENSOR has no equivalent; left out\n");
 }
 
-TEST_CASE("xinetd: redirect and tcpmux services are not supported yet") {
-    auto r = import_text("service fwd\n{\n\ttype = UNLISTED\n\tport = 2000\n\tsocket_type = stream\n\twait = no\n"
-                         "\tredirect = 192.0.2.1 23\n}\n" +
+TEST_CASE("xinetd: redirect becomes a redirect service, TCPMUX a service joining tcpmux") {
+    auto r = import_text(std::string("service fwd\n{\n\ttype = UNLISTED\n\tport = 2000\n\tsocket_type = stream\n"
+                                     "\twait = no\n\tredirect = 192.0.2.1 23\n}\n") +
+                         "service fwd6\n{\n\ttype = UNLISTED\n\tport = 2001\n\tsocket_type = stream\n\twait = no\n"
+                         "\tredirect = 2001:db8::1 23\n}\n" +
                          cat_service("mux", "\ttype = TCPMUX\n"));
-    CHECK(r.config["services"].empty());
-    CHECK(has_warning(r, "xinetd.conf:7: warning: \"redirect\": forwarding is not supported yet"));
-    CHECK(has_warning(r, "tcpmux service \"mux\": tcpmux is not supported yet"));
+    const json& s = loaded_services(r);
+    CHECK(s["fwd"]["redirect"] == json::parse(R"({"to": "tcp://192.0.2.1:23"})"));
+    CHECK(s["fwd"]["listen"] == json::parse(R"(["tcp://0.0.0.0:2000"])"));
+    CHECK(s["fwd6"]["redirect"] == json::parse(R"({"to": "tcp://[2001:db8::1]:23"})"));
+    CHECK(s["mux"]["tcpmux"] == "mux");
+    CHECK_FALSE(s["mux"].contains("listen"));
+    CHECK(s["tcpmux"]["builtin"] == "tcpmux");
 }
 
 TEST_CASE("xinetd: internal services become built-ins; a second id is not imported") {

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 #include <stdlib.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -26,6 +27,13 @@ struct TempDir {
     ~TempDir() { (void)!std::system(("rm -rf '" + path + "'").c_str()); }
 };
 
-inline void write_file(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+// Replaces the file whole, as editors do (write a new file, then rename):
+// a reload reading it meanwhile, on the threadpool, sees the old text or the
+// new, never an empty or half-written file.
+inline void write_file(const std::string& path, const std::string& text) {
+    std::string partial = path + ".partial";
+    { std::ofstream(partial) << text; }
+    REQUIRE(std::rename(partial.c_str(), path.c_str()) == 0);
+}
 
 }  // namespace sb::test

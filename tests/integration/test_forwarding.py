@@ -78,14 +78,10 @@ class Upstream:
             c.close()
 
 
-def read_to_eof(conn, limit=1 << 26):
-    out = bytearray()
-    while len(out) < limit:
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        out += chunk
-    return bytes(out)
+def read_to_eof(conn):
+    """The upstream's side: what arrived until the forwarder closed (the
+    connection's 10 s timeout is kept)."""
+    return recv_until_eof(conn, timeout=10, limit=1 << 26)
 
 
 def wait_listening(addr, timeout=10):

@@ -16,6 +16,7 @@
 
 #include "server/admission.hpp"
 #include "server/source_buckets.hpp"
+#include "net_support.hpp"
 
 using sb::config::Admission;
 using sb::config::OnLimit;
@@ -34,20 +35,7 @@ using sb::server::ServiceAdmission;
 
 namespace {
 
-SockAddr peer(const std::string& host, std::uint16_t port = 40000) {
-    if (host.find(':') == std::string::npos) {
-        sockaddr_in sin{};
-        sin.sin_family = AF_INET;
-        sin.sin_port = htons(port);
-        REQUIRE(inet_pton(AF_INET, host.c_str(), &sin.sin_addr) == 1);
-        return SockAddr::from(reinterpret_cast<const sockaddr*>(&sin), sizeof sin);
-    }
-    sockaddr_in6 sin6{};
-    sin6.sin6_family = AF_INET6;
-    sin6.sin6_port = htons(port);
-    REQUIRE(inet_pton(AF_INET6, host.c_str(), &sin6.sin6_addr) == 1);
-    return SockAddr::from(reinterpret_cast<const sockaddr*>(&sin6), sizeof sin6);
-}
+SockAddr peer(const std::string& host, std::uint16_t port = 40000) { return sb::test::socket_address(host, port); }
 
 SockAddr unix_peer() {
     sockaddr_un sun{};

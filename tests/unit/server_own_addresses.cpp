@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "server/own_addresses.hpp"
+#include "net_support.hpp"
 
 using sb::net::IpAddress;
 using sb::net::SockAddr;
@@ -18,20 +19,7 @@ using sb::server::OwnAddresses;
 
 namespace {
 
-SockAddr addr(const std::string& host, std::uint16_t port) {
-    if (host.find(':') == std::string::npos) {
-        sockaddr_in sin{};
-        sin.sin_family = AF_INET;
-        sin.sin_port = htons(port);
-        REQUIRE(inet_pton(AF_INET, host.c_str(), &sin.sin_addr) == 1);
-        return SockAddr::from(reinterpret_cast<const sockaddr*>(&sin), sizeof sin);
-    }
-    sockaddr_in6 sin6{};
-    sin6.sin6_family = AF_INET6;
-    sin6.sin6_port = htons(port);
-    REQUIRE(inet_pton(AF_INET6, host.c_str(), &sin6.sin6_addr) == 1);
-    return SockAddr::from(reinterpret_cast<const sockaddr*>(&sin6), sizeof sin6);
-}
+SockAddr addr(const std::string& host, std::uint16_t port) { return sb::test::socket_address(host, port); }
 
 IpAddress ip(const std::string& text) { return *IpAddress::parse(text); }
 

@@ -6,6 +6,7 @@
 #include "config/keys.hpp"
 #include "config/sections.hpp"
 #include "net/quote.hpp"
+#include "net/tcpmux_request.hpp"
 
 namespace sb::config {
 
@@ -115,15 +116,11 @@ std::optional<Tcpmux> read_tcpmux(const Node& node) {
     }
     auto name = name_node->string();
     if (!name) return std::nullopt;
-    bool printable = !name->empty() && name->size() <= 64 &&
-                     std::all_of(name->begin(), name->end(), [](char c) { return c > ' ' && c < 127; });
-    if (!printable) {
+    if (!net::tcpmux_name_well_formed(*name)) {
         name_node->error("invalid tcpmux name " + quote(*name) + "; names are 1-64 printable ASCII characters, no blanks");
         return std::nullopt;
     }
-    std::string upper;
-    for (char c : *name) upper += static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
-    if (upper == "HELP") {
+    if (net::same_tcpmux_name(*name, "HELP")) {
         name_node->error("\"HELP\" is tcpmux's request for the list of names, not a service name");
         return std::nullopt;
     }

@@ -1,20 +1,15 @@
 // tcpmux entries: a service that joins switchboard's tcpmux built-in.
 #include "import/tcpmux.hpp"
 
-#include <algorithm>
-
 #include "net/quote.hpp"
+#include "net/tcpmux_request.hpp"
 
 namespace sb::import {
 
 std::optional<ServiceDraft> map_tcpmux(const TcpmuxEntry& entry, Report& report) {
     const Origin& at = entry.program.origin;
     std::string shown = net::quote((entry.plus ? "+" : "") + entry.name);
-    bool printable = !entry.name.empty() && entry.name.size() <= 64 &&
-                     std::all_of(entry.name.begin(), entry.name.end(), [](char c) { return c > ' ' && c < 127; });
-    std::string upper = entry.name;
-    std::transform(upper.begin(), upper.end(), upper.begin(), [](char c) { return c >= 'a' && c <= 'z' ? c - 32 : c; });
-    if (!printable || upper == "HELP") {
+    if (!net::tcpmux_name_well_formed(entry.name) || net::same_tcpmux_name(entry.name, "HELP")) {
         report.unmapped(at.file, at.line,
                         "tcpmux service " + shown + ": a tcpmux name is 1-64 printable characters, not HELP; not imported");
         return std::nullopt;

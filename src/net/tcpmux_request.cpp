@@ -6,17 +6,25 @@ namespace {
 
 bool blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
-bool is_help(std::string_view name) {
-    constexpr std::string_view help = "help";
-    if (name.size() != help.size()) return false;
-    for (std::size_t i = 0; i < help.size(); ++i) {
-        char c = name[i] >= 'A' && name[i] <= 'Z' ? static_cast<char>(name[i] + 32) : name[i];
-        if (c != help[i]) return false;
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+
+}  // namespace
+
+bool tcpmux_name_well_formed(std::string_view name) {
+    if (name.empty() || name.size() > k_tcpmux_max_name) return false;
+    for (char c : name) {
+        if (c <= ' ' || c >= 127) return false;
     }
     return true;
 }
 
-}  // namespace
+bool same_tcpmux_name(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (lower(a[i]) != lower(b[i])) return false;
+    }
+    return true;
+}
 
 TcpmuxRequest parse_tcpmux_request(std::string_view received, std::size_t max_line) {
     TcpmuxRequest out;
@@ -32,7 +40,7 @@ TcpmuxRequest parse_tcpmux_request(std::string_view received, std::size_t max_li
     while (!name.empty() && blank(name.front())) name.remove_prefix(1);
     if (name.empty()) {
         out.state = TcpmuxRequest::State::empty;
-    } else if (is_help(name)) {
+    } else if (same_tcpmux_name(name, "HELP")) {
         out.state = TcpmuxRequest::State::help;
     } else {
         out.state = TcpmuxRequest::State::name;

@@ -21,6 +21,13 @@ struct TcpmuxRequest {
     std::string_view name;        // State::name: the name, blanks and CR trimmed (points into the input)
 };
 
+// tcpmux names: 1-64 printable ASCII characters without blanks (what a
+// request line can carry), compared without regard to case. A service
+// name must also not be "HELP", the request for the list.
+inline constexpr std::size_t k_tcpmux_max_name = 64;
+bool tcpmux_name_well_formed(std::string_view name);
+bool same_tcpmux_name(std::string_view a, std::string_view b);
+
 // A bare LF ends a line too; blanks (space, tab) around the name are
 // ignored. `max_line` counts the line end.
 TcpmuxRequest parse_tcpmux_request(std::string_view received, std::size_t max_line);

@@ -9,21 +9,15 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <cctype>
 
 #include "log/log.hpp"
 #include "net/socket.hpp"
+#include "net/tcpmux_request.hpp"
 #include "server/proxy_wait.hpp"
 #include "server/server.hpp"
 
 namespace sb::server {
 namespace {
-
-bool equal_ignoring_case(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
-}
 
 // What an admitted client is sent first: xinetd's banner_success, then banner.
 std::string greeting(const config::Admission& a) {
@@ -107,7 +101,7 @@ std::string Server::tcpmux_hand_over(Connection& from, std::string_view name, Fd
     std::shared_ptr<ServiceRuntime> target;
     for (const auto& [service_name, runtime] : services_) {
         const auto& mux = runtime->definition->tcpmux;
-        if (mux && equal_ignoring_case(mux->name, name)) target = runtime;
+        if (mux && net::same_tcpmux_name(mux->name, name)) target = runtime;
     }
     // RFC 1078 leaves the text after "-" to the server.
     if (!target || target->disabled) return "Service not available";

@@ -445,6 +445,24 @@ def hold_idle(b, server, port, count):
     return parse_result(out), rss_after - rss_before, fds_after - fds_before
 
 
+def idle_cells(b, what, results, problems):
+    """The table cells of a hold_idle() figure, per side: "held / answered"
+    and the RSS growth per connection (or why the side has none)."""
+    def held_cell(name):
+        if name not in results:
+            return b.na_cell(what, problems[name])
+        r = results[name][0]
+        return f"{r['held']:,.0f} / {r['answered']:,.0f}"
+
+    def rss_cell(name):
+        if name not in results:
+            return "n/a"
+        r, rss, _ = results[name]
+        return f"{rss * 1024 / max(r['answered'], 1):,.0f} B"
+
+    return held_cell, rss_cell
+
+
 def figure_idle(b):
     what = "idle conns held / answered"
     what_rss = "RSS growth per idle conn"
@@ -470,17 +488,7 @@ def figure_idle(b):
         finally:
             b.stop_all()  # one at a time: each side needs the fds
 
-    def held_cell(name):
-        if name not in results:
-            return b.na_cell(what, problems[name])
-        r = results[name][0]
-        return f"{r['held']:,.0f} / {r['answered']:,.0f}"
-
-    def rss_cell(name):
-        if name not in results:
-            return "n/a"
-        r, rss, _ = results[name]
-        return f"{rss * 1024 / max(r['answered'], 1):,.0f} B"
+    held_cell, rss_cell = idle_cells(b, what, results, problems)
 
     sb = results.get("switchboard")
     met = "-"
@@ -679,17 +687,7 @@ def figure_forward_idle(b):
         finally:
             b.stop_all()  # one side at a time: each needs the fds
 
-    def held_cell(name):
-        if name not in results:
-            return b.na_cell(what, problems[name])
-        r = results[name][0]
-        return f"{r['held']:,.0f} / {r['answered']:,.0f}"
-
-    def rss_cell(name):
-        if name not in results:
-            return "n/a"
-        r, rss, _ = results[name]
-        return f"{rss * 1024 / max(r['answered'], 1):,.0f} B"
+    held_cell, rss_cell = idle_cells(b, what, results, problems)
 
     sb, ha = results.get("switchboard"), results.get("haproxy")
     met, ratio = "-", ""

@@ -63,13 +63,12 @@ void prepare_stderr(Destination& d) {
 }
 
 ssize_t put(const Destination& d, std::string_view bytes) {
-    if (int err = sys::fault(sys::Call::log_write)) {  // failures on purpose (sys/faults.hpp)
-        errno = err;
-        return -1;
-    }
     for (;;) {
-        ssize_t n = d.socket && !d.file ? ::send(d.fd(), bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL)
-                                        : ::write(d.fd(), bytes.data(), bytes.size());
+        // Failures on purpose: a log_write fault (sys/faults.hpp) fails it too.
+        ssize_t n = sys::or_fault(sys::Call::log_write, [&] {
+            return d.socket && !d.file ? ::send(d.fd(), bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL)
+                                       : ::write(d.fd(), bytes.data(), bytes.size());
+        });
         if (n < 0 && errno == EINTR) continue;
         return n;
     }

@@ -150,51 +150,23 @@ std::string describe_faults() {
 }
 
 int accept4(int fd, sockaddr* addr, socklen_t* length, int flags) {
-    if (int err = fault(Call::accept4)) {
-        errno = err;
-        return -1;
-    }
-    return ::accept4(fd, addr, length, flags);
+    return or_fault(Call::accept4, [&] { return ::accept4(fd, addr, length, flags); });
 }
 
 int bind(int fd, const sockaddr* addr, socklen_t length) {
-    if (int err = fault(Call::bind)) {
-        errno = err;
-        return -1;
-    }
-    return ::bind(fd, addr, length);
+    return or_fault(Call::bind, [&] { return ::bind(fd, addr, length); });
 }
 
 int listen(int fd, int backlog) {
-    if (int err = fault(Call::listen)) {
-        errno = err;
-        return -1;
-    }
-    return ::listen(fd, backlog);
+    return or_fault(Call::listen, [&] { return ::listen(fd, backlog); });
 }
 
 ssize_t splice(int in, loff_t* in_offset, int out, loff_t* out_offset, std::size_t length, unsigned flags) {
-    if (int err = fault(Call::splice)) {
-        errno = err;
-        return -1;
-    }
-    return ::splice(in, in_offset, out, out_offset, length, flags);
-}
-
-ssize_t write(int fd, const void* data, std::size_t length) {
-    if (int err = fault(Call::log_write)) {
-        errno = err;
-        return -1;
-    }
-    return ::write(fd, data, length);
+    return or_fault(Call::splice, [&] { return ::splice(in, in_offset, out, out_offset, length, flags); });
 }
 
 int pidfd_open(pid_t pid, unsigned flags) {
-    if (int err = fault(Call::pidfd_open)) {
-        errno = err;
-        return -1;
-    }
-    return static_cast<int>(::syscall(SYS_pidfd_open, pid, flags));
+    return or_fault(Call::pidfd_open, [&] { return static_cast<int>(::syscall(SYS_pidfd_open, pid, flags)); });
 }
 
 }  // namespace sb::sys

@@ -1,9 +1,10 @@
 // Failures on purpose: the seam around the system calls that fail in
 // production (STYLE.md, practice 10).
 //
-// The server calls accept4, bind, listen, splice, pidfd_open, its log
-// write() and its spawn through the wrappers below. Normally they are the
-// plain system call behind one predictable branch. When the server was
+// The server calls accept4, bind, listen, splice and pidfd_open through the
+// wrappers below, and its log writes (or_fault) and spawns (fault) through
+// the same table. Normally each is the plain system call behind one
+// predictable branch. When the server was
 // started with SWITCHBOARD_FAULTS=FILE in its environment, FILE holds a list
 // of faults, read at start and again on every SIGUSR2:
 //
@@ -22,6 +23,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -66,11 +68,21 @@ inline int fault(Call call) noexcept {
     return detail::take_fault(call);
 }
 
+// `real()` (a system call returning -1 and errno on failure), unless a
+// fault is armed for `call`: then -1 with that errno, as the kernel would.
+template <typename Real>
+auto or_fault(Call call, Real&& real) -> decltype(real()) {
+    if (int err = fault(call)) {
+        errno = err;
+        return -1;
+    }
+    return real();
+}
+
 int accept4(int fd, sockaddr* addr, socklen_t* length, int flags);
 int bind(int fd, const sockaddr* addr, socklen_t length);
 int listen(int fd, int backlog);
 ssize_t splice(int in, loff_t* in_offset, int out, loff_t* out_offset, std::size_t length, unsigned flags);
-ssize_t write(int fd, const void* data, std::size_t length);  // the log's writes
 int pidfd_open(pid_t pid, unsigned flags);
 
 }  // namespace sb::sys

@@ -4,9 +4,9 @@
 // The server calls accept4, bind, listen, splice and pidfd_open through the
 // wrappers below, and its log writes (or_fault) and spawns (fault) through
 // the same table. Normally each is the plain system call behind one
-// predictable branch. When the server was
-// started with SWITCHBOARD_FAULTS=FILE in its environment, FILE holds a list
-// of faults, read at start and again on every SIGUSR2:
+// predictable branch. When the server was started with
+// SWITCHBOARD_FAULTS=FILE in its environment, FILE holds a list of faults,
+// read at start and again on every SIGUSR2:
 //
 //     accept4=EMFILE*3      the next 3 accept4 calls fail with EMFILE
 //     bind=EADDRINUSE       every bind fails until the list changes

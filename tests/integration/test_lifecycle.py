@@ -37,7 +37,9 @@ def refused_within(addr, seconds):
     while time.monotonic() < deadline:
         try:
             s = connect(addr, timeout=1)
-        except (ConnectionRefusedError, FileNotFoundError):
+        except (ConnectionRefusedError, ConnectionResetError, FileNotFoundError):
+            # A SYN that meets the listener as it closes is answered with a
+            # reset instead of a refusal: turned away at once all the same.
             return time.monotonic() - t0
         s.close()
         time.sleep(0.05)

@@ -5,6 +5,7 @@ Every wait here is bounded; a test that hangs is a failed test.
 """
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -18,21 +19,33 @@ SWITCHBOARD = os.environ.get("SWITCHBOARD", os.path.join(os.path.dirname(__file_
 SOURCE_ROOT = os.environ.get("SB_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "../.."))
 
 
+# Ports handed out by this process: never the same one twice, even after the
+# probe socket is closed (the kernel's bind(0) can return a port it just gave).
+_ports_given = set()
+
+
 def free_port(host="127.0.0.1", udp_too=True):
-    """A port free for TCP (and UDP) on host, as the kernel hands them out."""
+    """A port free for TCP (and UDP) on host, never one this process gave before.
+
+    Drawn at random below the kernel's ephemeral range (32768 and up on Linux),
+    so the source port of a test's own outgoing connection cannot take it
+    between this probe and the server's bind."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for _ in range(50):
-        with socket.socket(family, socket.SOCK_STREAM) as s:
-            s.bind((host, 0))
-            port = s.getsockname()[1]
-        if not udp_too:
-            return port
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(20000, 32768)
+        if port in _ports_given:
+            continue
         try:
-            with socket.socket(family, socket.SOCK_DGRAM) as u:
-                u.bind((host, port))
-            return port
+            with socket.socket(family, socket.SOCK_STREAM) as s:
+                s.bind((host, port))
+            if udp_too:
+                with socket.socket(family, socket.SOCK_DGRAM) as u:
+                    u.bind((host, port))
         except OSError:
             continue
+        _ports_given.add(port)
+        return port
     raise RuntimeError("no free port")
 
 

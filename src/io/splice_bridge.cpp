@@ -22,42 +22,55 @@ ssize_t real_splice(int from, int to, std::size_t length, unsigned flags) {
 
 }  // namespace
 
-int SpliceBridge::start(uv_loop_t* loop, Fd end_a, Fd end_b, Setup setup, std::function<void(int)> on_finished) {
-    loop_ = loop;
+int SpliceBridge::start(uv_loop_t* loop, Fd end_a, Fd end_b, Setup setup, Owner& owner) {
     fds_[a] = std::move(end_a);
     fds_[b] = std::move(end_b);
     pool_ = setup.pool;
-    fd_gate_ = std::move(setup.fd_gate);
+    owner_ = &owner;
     splice_ = setup.splice != nullptr ? setup.splice : real_splice;
-    dirs_[b].prefix = std::move(setup.prefix_to_a);  // the b → a direction writes to a
-    dirs_[a].prefix = std::move(setup.prefix_to_b);
-    on_finished_ = std::move(on_finished);
+    // The b → a direction writes to a.
+    if (!setup.prefix_to_a.empty()) dirs_[b].prefix = std::make_unique<std::string>(std::move(setup.prefix_to_a));
+    if (!setup.prefix_to_b.empty()) dirs_[a].prefix = std::make_unique<std::string>(std::move(setup.prefix_to_b));
     last_activity_ = uv_now(loop);
     for (End end : {a, b}) {
-        if (int rc = polls_[end].init(loop, fds_[end].get()); rc != 0) return rc;
-        polls_[end].on_event([this, end](int status, int events) { on_event(end, status, events); });
+        if (int rc = uv_poll_init(loop, &polls_[end], fds_[end].get()); rc != 0) return rc;
+        polls_[end].data = this;
+        ++open_handles_;
     }
     // Prefixes first: a direction with one starts by waiting to write it.
-    for (Direction& d : dirs_) d.wait = d.prefix.empty() ? Wait::source : Wait::destination;
+    for (Direction& d : dirs_) d.wait = d.prefix ? Wait::destination : Wait::source;
     update_interest();
     return 0;
 }
 
 int SpliceBridge::pipes_held() const {
-    return (dirs_[a].pipe ? 1 : 0) + (dirs_[b].pipe ? 1 : 0);
+    return (dirs_[a].pipe.read ? 1 : 0) + (dirs_[b].pipe.read ? 1 : 0);
 }
 
 std::size_t SpliceBridge::buffered() const {
     return (dirs_[a].buffer ? k_chunk : 0) + (dirs_[b].buffer ? k_chunk : 0);
 }
 
+void SpliceBridge::on_poll(uv_poll_t* handle, int status, int events) noexcept {
+    auto* self = static_cast<SpliceBridge*>(handle->data);
+    self->on_event(handle == &self->polls_[a] ? a : b, status, events);
+}
+
+int SpliceBridge::watch(End end, int events) {
+    if (closing_ || end >= open_handles_) return UV_EBADF;  // never initialised, or closing
+    if (events == watching_[end]) return 0;
+    int rc = events == 0 ? uv_poll_stop(&polls_[end]) : uv_poll_start(&polls_[end], events, &SpliceBridge::on_poll);
+    if (rc == 0) watching_[end] = static_cast<std::uint8_t>(events);
+    return rc;
+}
+
 void SpliceBridge::on_event(End end, int status, int events) {
     if (closing_ || reported_) return;
     if (status < 0) {
-        // libuv stopped the handle (POLLERR): resynchronise the wrapper and
-        // let the directions using this fd find the error in their calls.
-        events = polls_[end].events();
-        (void)polls_[end].watch(0);
+        // libuv stopped the handle (POLLERR): resynchronise, and let the
+        // directions using this fd find the error in their calls.
+        events = watching_[end];
+        watching_[end] = 0;
     }
     Direction& reading = dirs_[end];            // end is its source
     Direction& writing = dirs_[end == a ? b : a];  // end is its destination
@@ -67,8 +80,8 @@ void SpliceBridge::on_event(End end, int status, int events) {
     }
     if (error_ != 0 || (dirs_[a].done && dirs_[b].done)) {
         reported_ = true;
-        for (uv::Poll& p : polls_) (void)p.watch(0);
-        if (on_finished_) on_finished_(error_);  // may close the bridge
+        for (End e : {a, b}) (void)watch(e, 0);
+        owner_->bridge_finished(error_);  // may close the bridge
         return;
     }
     update_interest();
@@ -81,7 +94,7 @@ void SpliceBridge::update_interest() {
         int events = 0;
         if (!reading.done && reading.wait == Wait::source) events |= UV_READABLE;
         if (!writing.done && writing.wait == Wait::destination) events |= UV_WRITABLE;
-        if (polls_[end].watch(events) != 0 && error_ == 0) error_ = -EBADF;
+        if (watch(end, events) != 0 && error_ == 0) error_ = -EBADF;
     }
 }
 
@@ -91,17 +104,17 @@ void SpliceBridge::pump(Direction& d) {
     }
     // Budget spent: continue on the next loop turn, after the others.
     // Level-triggered polls fire again for the side still ready.
-    d.wait = (d.in_pipe > 0 || d.head < d.tail || !d.prefix.empty()) ? Wait::destination : Wait::source;
+    d.wait = (d.in_pipe > 0 || d.head < d.tail || d.prefix) ? Wait::destination : Wait::source;
 }
 
 SpliceBridge::Step SpliceBridge::step(Direction& d) {
-    if (!d.prefix.empty()) return prefix_step(d);
+    if (d.prefix) return prefix_step(d);
     return d.copy ? copy_step(d) : splice_step(d);
 }
 
 void SpliceBridge::moved(Direction& d, std::size_t n) {
     d.bytes += n;
-    last_activity_ = uv_now(loop_);
+    last_activity_ = uv_now(polls_[d.destination].loop);
 }
 
 SpliceBridge::Step SpliceBridge::blocked(Direction& d, Wait wait) {
@@ -115,15 +128,16 @@ SpliceBridge::Step SpliceBridge::failed(int err) {
 }
 
 SpliceBridge::Step SpliceBridge::prefix_step(Direction& d) {
-    ssize_t n = ::send(fds_[d.destination].get(), d.prefix.data(), d.prefix.size(), MSG_NOSIGNAL);
+    std::string& prefix = *d.prefix;
+    ssize_t n = ::send(fds_[d.destination].get(), prefix.data(), prefix.size(), MSG_NOSIGNAL);
     if (n < 0) {
         if (errno == EINTR) return Step::moved;
         if (errno == EAGAIN) return blocked(d, Wait::destination);
         return failed(-errno);
     }
-    d.prefix.erase(0, static_cast<std::size_t>(n));
-    last_activity_ = uv_now(loop_);
-    if (d.prefix.empty()) std::string().swap(d.prefix);
+    prefix.erase(0, static_cast<std::size_t>(n));
+    last_activity_ = uv_now(polls_[d.destination].loop);
+    if (prefix.empty()) d.prefix.reset();
     return Step::moved;
 }
 
@@ -138,31 +152,29 @@ SpliceBridge::Step SpliceBridge::end_source(Direction& d) {
 
 bool SpliceBridge::take_pipe(Direction& d) {
     if (pool_ == nullptr) return false;
-    if (fd_gate_ && !fd_gate_(2)) return false;
-    SplicePipe pipe;
-    if (pool_->take(pipe) != 0) {
-        if (fd_gate_) (void)fd_gate_(-2);
+    if (!owner_->bridge_fds_changed(2)) return false;
+    if (pool_->take(d.pipe) != 0) {
+        (void)owner_->bridge_fds_changed(-2);
         return false;
     }
-    d.pipe = std::move(pipe);
     return true;
 }
 
 void SpliceBridge::return_pipe(Direction& d) {
-    if (!d.pipe) return;
-    SplicePipe pipe = std::move(*d.pipe);
-    d.pipe.reset();
+    if (!d.pipe.read) return;
+    SplicePipe pipe = std::move(d.pipe);
+    d.pipe = {};
     if (d.in_pipe == 0 && pool_ != nullptr) pool_->give_back(std::move(pipe));  // else it closes here
     d.in_pipe = 0;
-    if (fd_gate_) (void)fd_gate_(-2);
+    (void)owner_->bridge_fds_changed(-2);
 }
 
 SpliceBridge::Step SpliceBridge::splice_step(Direction& d) {
     constexpr unsigned k_flags = SPLICE_F_NONBLOCK | SPLICE_F_MOVE;
     if (d.in_pipe > 0) {
-        ssize_t n = splice_(d.pipe->read.get(), fds_[d.destination].get(), d.in_pipe, k_flags);
+        ssize_t n = splice_(d.pipe.read.get(), fds_[d.destination].get(), d.in_pipe, k_flags);
         if (n > 0) {
-            d.in_pipe -= static_cast<std::size_t>(n);
+            d.in_pipe -= static_cast<std::uint32_t>(n);
             moved(d, static_cast<std::size_t>(n));
             return Step::moved;
         }
@@ -171,13 +183,13 @@ SpliceBridge::Step SpliceBridge::splice_step(Direction& d) {
         return failed(n < 0 ? -errno : -EPIPE);
     }
     if (d.source_ended) return end_source(d);
-    if (!d.pipe && !take_pipe(d)) {
+    if (!d.pipe.read && !take_pipe(d)) {
         d.copy = true;  // until the source goes idle
         return Step::moved;
     }
-    ssize_t n = splice_(fds_[d.source].get(), d.pipe->write.get(), PipePool::k_capacity, k_flags);
+    ssize_t n = splice_(fds_[d.source].get(), d.pipe.write.get(), PipePool::k_capacity, k_flags);
     if (n > 0) {
-        d.in_pipe = static_cast<std::size_t>(n);
+        d.in_pipe = static_cast<std::uint32_t>(n);
         return Step::moved;
     }
     if (n == 0) {
@@ -206,7 +218,7 @@ SpliceBridge::Step SpliceBridge::copy_step(Direction& d) {
             if (errno == EAGAIN) return blocked(d, Wait::destination);
             return failed(-errno);
         }
-        d.head += static_cast<std::size_t>(n);
+        d.head += static_cast<std::uint32_t>(n);
         moved(d, static_cast<std::size_t>(n));
         return Step::moved;
     }
@@ -215,7 +227,7 @@ SpliceBridge::Step SpliceBridge::copy_step(Direction& d) {
     if (!d.buffer) d.buffer = std::make_unique<char[]>(k_chunk);
     ssize_t n = ::read(fds_[d.source].get(), d.buffer.get(), k_chunk);
     if (n > 0) {
-        d.tail = static_cast<std::size_t>(n);
+        d.tail = static_cast<std::uint32_t>(n);
         return Step::moved;
     }
     if (n == 0) {
@@ -231,23 +243,28 @@ SpliceBridge::Step SpliceBridge::copy_step(Direction& d) {
     return failed(-errno);
 }
 
-void SpliceBridge::close(std::function<void()> done) {
+void SpliceBridge::close() {
     if (closing_) return;
     closing_ = true;
-    on_closed_ = std::move(done);
     for (Direction& d : dirs_) {
         return_pipe(d);
         d.buffer.reset();
     }
-    for (End end : {a, b}) {
-        polls_[end].close([this, end] {
-            fds_[end].reset();
-            if (--open_handles_ == 0 && on_closed_) {
-                auto cb = std::move(on_closed_);
-                cb();  // may free the bridge
-            }
-        });
+    if (open_handles_ == 0) {
+        if (owner_ != nullptr) owner_->bridge_closed();  // may free the bridge
+        return;
     }
+    // Only the first open_handles_ ends were initialised (a, then b).
+    for (int end = open_handles_ - 1; end >= 0; --end) {
+        uv_close(reinterpret_cast<uv_handle_t*>(&polls_[end]), &SpliceBridge::on_poll_closed);
+    }
+}
+
+void SpliceBridge::on_poll_closed(uv_handle_t* handle) noexcept {
+    auto* self = static_cast<SpliceBridge*>(handle->data);
+    End end = handle == reinterpret_cast<uv_handle_t*>(&self->polls_[a]) ? a : b;
+    self->fds_[end].reset();  // the fd stays open until its poll is closed
+    if (--self->open_handles_ == 0) self->owner_->bridge_closed();  // may free the bridge
 }
 
 }  // namespace sb::io

@@ -6,20 +6,26 @@
 // when its source has bytes and gives it back, empty, when the source has
 // none left, so an idle bridge holds no pipe. Where splice is refused
 // (EINVAL: a socket type the kernel cannot splice) or no pipe can be had
-// (fd limits, or `fd_gate` says no), the direction copies through a buffer
-// of at most k_chunk bytes instead, held only while bytes are in flight.
+// (fd limits, or the owner's fd budget says no), the direction copies
+// through a buffer of at most k_chunk bytes instead, held only while bytes
+// are in flight.
 //
 // Backpressure: a direction reads its source only when its pipe (or
 // buffer) is empty, and waits for its destination to be writable when that
 // is full; memory stays bounded by kernel buffers. Half-close: EOF from
 // one side becomes shutdown(SHUT_WR) on the other while the opposite
-// direction continues; when both have ended, on_finished(0) runs once. A
-// failed socket (reset, EPIPE) ends both: on_finished(-errno).
+// direction continues; when both have ended, the owner hears
+// bridge_finished(0) once. A failed socket (reset, EPIPE) ends both:
+// bridge_finished(-errno).
 //
-// Owns both socket fds from start() on (even if start() fails), one Poll
-// per socket, and the pipes its directions hold. The owner keeps it alive
-// until the callback of close() has run. Needs SIGPIPE ignored (sends use
-// MSG_NOSIGNAL; splice into a socket does not take flags). Loop thread only.
+// Owns both socket fds from start() on (even if start() fails), one
+// uv_poll_t per socket, and the pipes its directions hold. Reports to its
+// Owner, which keeps it alive until bridge_closed(). Every established
+// forwarded connection holds one bridge, so its members are kept small:
+// raw poll handles (no callback objects), a prefix only while one is
+// unsent, and 32-bit counts where the sizes are bounded. Needs SIGPIPE
+// ignored (sends use MSG_NOSIGNAL; splice into a socket does not take
+// flags). Loop thread only.
 #pragma once
 
 #include <uv.h>
@@ -29,14 +35,11 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 
 #include "io/pipe_pool.hpp"
 #include "switchboard/fd.hpp"
-#include "uv/poll.hpp"
 
 namespace sb::io {
 
@@ -49,13 +52,24 @@ public:
 
     // splice(from, NULL, to, NULL, length, flags); a test seam.
     using SpliceCall = ssize_t (*)(int from, int to, std::size_t length, unsigned flags);
-    // Asked before a direction takes a pipe (+2 fds) and told when it gives
-    // one back (-2); returning false makes the direction copy instead.
-    using FdGate = std::function<bool(int delta)>;
+    // Who hears from the bridge (a forwarded connection's session).
+    class Owner {
+    public:
+        // Asked before a direction takes a pipe (+2 fds) and told when it
+        // gives one back (-2); returning false makes the direction copy.
+        virtual bool bridge_fds_changed(int delta) = 0;
+        // Both directions have ended (0) or a socket failed (-errno). Runs
+        // once, not after close(); the owner may close the bridge in it.
+        virtual void bridge_finished(int err) = 0;
+        // After close(): every handle and fd is released; may free the bridge.
+        virtual void bridge_closed() = 0;
+
+    protected:
+        ~Owner() = default;
+    };
 
     struct Setup {
         PipePool* pool = nullptr;  // null: always copy
-        FdGate fd_gate;
         std::string prefix_to_a;  // written to `a` before anything from `b` (a banner)
         std::string prefix_to_b;  // written to `b` before anything from `a` (a PROXY header)
         SpliceCall splice = nullptr;
@@ -68,7 +82,7 @@ public:
 
     // Returns 0 or a libuv error; either way the bridge owns the fds and
     // must be closed.
-    [[nodiscard]] int start(uv_loop_t* loop, Fd end_a, Fd end_b, Setup setup, std::function<void(int err)> on_finished);
+    [[nodiscard]] int start(uv_loop_t* loop, Fd end_a, Fd end_b, Setup setup, Owner& owner);
 
     [[nodiscard]] std::uint64_t bytes_from(End source) const { return dirs_[source].bytes; }
     [[nodiscard]] std::uint64_t last_activity() const { return last_activity_; }
@@ -76,9 +90,10 @@ public:
     [[nodiscard]] int pipes_held() const;
     [[nodiscard]] std::size_t buffered() const;
 
-    // Stops both directions without reporting on_finished, gives back what
-    // can be reused, closes every handle and fd; `done` runs after the last.
-    void close(std::function<void()> done = {});
+    // Stops both directions without reporting bridge_finished, gives back
+    // what can be reused, closes every handle and fd, then calls
+    // bridge_closed() (at once if start() was never called).
+    void close();
 
 private:
     enum class Wait : std::uint8_t { source, destination };
@@ -87,20 +102,24 @@ private:
     struct Direction {
         End source;
         End destination;
-        std::string prefix;
-        std::optional<SplicePipe> pipe;
-        std::size_t in_pipe = 0;
         bool copy = false;             // moving through `buffer` until the source is idle
         bool splice_refused = false;   // the kernel will not splice these fds: copy for good
         bool source_ended = false;
         bool done = false;
         Wait wait = Wait::source;
+        std::uint32_t in_pipe = 0;     // bytes in `pipe` (at most PipePool::k_capacity)
+        std::uint32_t head = 0;        // unsent bytes of `buffer`: [head, tail)
+        std::uint32_t tail = 0;
+        SplicePipe pipe;               // both fds closed when none is held
+        std::unique_ptr<std::string> prefix;  // while a prefix is unsent
         std::unique_ptr<char[]> buffer;
-        std::size_t head = 0;
-        std::size_t tail = 0;
         std::uint64_t bytes = 0;
     };
 
+    static void on_poll(uv_poll_t* handle, int status, int events) noexcept;
+    static void on_poll_closed(uv_handle_t* handle) noexcept;
+    // Watches exactly `events` on `end` from now on; 0 stops watching.
+    [[nodiscard]] int watch(End end, int events);
     void on_event(End end, int status, int events);
     void pump(Direction& d);
     Step step(Direction& d);
@@ -115,20 +134,19 @@ private:
     void update_interest();
     void moved(Direction& d, std::size_t n);
 
-    uv_loop_t* loop_ = nullptr;
+    std::array<uv_poll_t, 2> polls_{};  // by end; `data` points here
+    std::array<Direction, 2> dirs_{Direction{.source = a, .destination = b},
+                                   Direction{.source = b, .destination = a}};  // indexed by source
     std::array<Fd, 2> fds_;
-    std::array<uv::Poll, 2> polls_;
-    std::array<Direction, 2> dirs_{Direction{a, b}, Direction{b, a}};  // indexed by source
     PipePool* pool_ = nullptr;
-    FdGate fd_gate_;
+    Owner* owner_ = nullptr;
     SpliceCall splice_ = nullptr;
-    std::function<void(int)> on_finished_;
-    std::function<void()> on_closed_;
     std::uint64_t last_activity_ = 0;
     int error_ = 0;
+    std::array<std::uint8_t, 2> watching_{};  // by end: the events its poll watches
+    std::uint8_t open_handles_ = 0;          // polls initialised and not yet closed
     bool reported_ = false;
     bool closing_ = false;
-    int open_handles_ = 2;
 };
 
 }  // namespace sb::io

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -52,6 +53,25 @@ bool source_address(const std::string& text, int family, net::SockAddr& out) {
     in6->sin6_family = AF_INET6;
     out.length = sizeof(sockaddr_in6);
     return ::inet_pton(AF_INET6, text.c_str(), &in6->sin6_addr) == 1;
+}
+
+// What a finished non-blocking connect() left on `fd`: 0 or an errno.
+int connect_error(int fd) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    return err;
+}
+
+// A connect() that said EINPROGRESS to an upstream on this host (loopback,
+// and so most sidecar set-ups) has usually finished by the time it returns:
+// asking at once saves watching the socket (a poll handle's set-up and
+// tear-down, six epoll_ctl calls) for it. 0, an errno, or EINPROGRESS
+// (still connecting: wait for it).
+int connected_already(int fd) {
+    pollfd p{.fd = fd, .events = POLLOUT, .revents = 0};
+    if (::poll(&p, 1, 0) != 1) return EINPROGRESS;
+    return connect_error(fd);
 }
 
 std::string seconds_text(config::Duration d) {
@@ -174,6 +194,7 @@ void RedirectSession::try_next() {
         const net::SockAddr& address = c.addresses[c.next++];
         upstream_ = address.to_string();
         int rc = open_upstream(address);
+        if (rc == EINPROGRESS) rc = connected_already(c.attempt.get());
         if (rc == 0) {
             connected();
             return;
@@ -198,9 +219,7 @@ void RedirectSession::try_next() {
 
 void RedirectSession::on_connect_event() {
     if (state_ != State::connecting) return;
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (::getsockopt(connecting_->attempt.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    int err = connect_error(connecting_->attempt.get());
     if (err == 0) {
         connected();
         return;
@@ -269,16 +288,20 @@ void RedirectSession::connected() {
     }
     io::SpliceBridge::Setup setup;
     setup.pool = pipes_;
-    setup.fd_gate = [this](int delta) { return observer_->on_fds_changed(*this, delta); };
     setup.prefix_to_a = std::move(c.greeting);
     setup.prefix_to_b = std::move(header);
     Fd upstream = std::move(c.attempt);
     release_connecting();
     bridge_started_ = true;
-    int rc = bridge_.start(loop_, std::move(client_), std::move(upstream), std::move(setup),
-                           [this](int err) { finish(err == 0 ? std::string_view("closed") : reason_for(err)); });
+    int rc = bridge_.start(loop_, std::move(client_), std::move(upstream), std::move(setup), *this);
     if (rc != 0) finish("error");
 }
+
+bool RedirectSession::bridge_fds_changed(int delta) { return observer_->on_fds_changed(*this, delta); }
+
+void RedirectSession::bridge_finished(int err) { finish(err == 0 ? std::string_view("closed") : reason_for(err)); }
+
+void RedirectSession::bridge_closed() { part_closed(); }
 
 void RedirectSession::fail(std::string error) {
     if (state_ == State::finishing) return;
@@ -302,7 +325,7 @@ void RedirectSession::finish(std::string_view reason) {
     release_connecting();
     if (bridge_started_) {
         ++pending_;
-        bridge_.close([this] { part_closed(); });
+        bridge_.close();  // bridge_closed() follows
     }
     client_.reset();
     part_closed();

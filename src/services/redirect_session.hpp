@@ -32,7 +32,7 @@
 
 namespace sb::services {
 
-class RedirectSession final : public Session {
+class RedirectSession final : public Session, private io::SpliceBridge::Owner {
 public:
     // `peer` and `local` are the client's address and the one it connected
     // to, for the PROXY header (`local` empty: the client socket's own).
@@ -63,6 +63,9 @@ private:
     void connected();
     // Frees what only connecting needed, once its timer has closed.
     void release_connecting();
+    bool bridge_fds_changed(int delta) override;
+    void bridge_finished(int err) override;
+    void bridge_closed() override;
     void fail(std::string error);
     void finish(std::string_view reason);
     void part_closed();

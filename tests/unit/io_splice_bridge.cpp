@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cerrno>
+#include <functional>
 #include <random>
 #include <string>
 #include <thread>
@@ -85,9 +86,22 @@ struct Run {
     int max_pipes = 0;
 };
 
+using FdGate = std::function<bool(int delta)>;
+
+// The bridge's owner in these tests: each report forwarded to a function.
+struct TestOwner final : io::SpliceBridge::Owner {
+    FdGate fds_changed;
+    std::function<void(int)> finished;
+    std::function<void()> closed;
+    bool bridge_fds_changed(int delta) override { return fds_changed ? fds_changed(delta) : true; }
+    void bridge_finished(int err) override { finished(err); }
+    void bridge_closed() override { closed(); }
+};
+
 // Sends `to_b` from the client end and `to_a` from the upstream end, each
-// followed by a half-close, through a bridge with `setup`.
-Run bridge_run(const std::string& to_b, const std::string& to_a, io::SpliceBridge::Setup setup) {
+// followed by a half-close, through a bridge with `setup`; `gate` answers
+// the bridge's fd questions (none: always yes).
+Run bridge_run(const std::string& to_b, const std::string& to_a, io::SpliceBridge::Setup setup, FdGate gate = {}) {
     signal(SIGPIPE, SIG_IGN);
     uv::Loop loop;
     REQUIRE(loop.ok());
@@ -98,21 +112,25 @@ Run bridge_run(const std::string& to_b, const std::string& to_a, io::SpliceBridg
     uv::Timer watchdog;
     REQUIRE(watchdog.init(loop.get()) == 0);
     bool closed = false;
+    TestOwner owner;
+    owner.fds_changed = std::move(gate);
+    owner.closed = [&] { closed = true; };
     auto close_all = [&] {
         watchdog.close();
-        bridge.close([&] { closed = true; });
+        bridge.close();
     };
     watchdog.on_fire([&] {
         FAIL("the bridge did not finish within 20s");
         close_all();
     });
     watchdog.start(20s);
-    REQUIRE(bridge.start(loop.get(), Fd(client[0]), Fd(upstream[0]), std::move(setup), [&](int err) {
+    owner.finished = [&](int err) {
         run.finished_err = err;
         run.bytes_a = bridge.bytes_from(io::SpliceBridge::a);
         run.bytes_b = bridge.bytes_from(io::SpliceBridge::b);
         close_all();
-    }) == 0);
+    };
+    REQUIRE(bridge.start(loop.get(), Fd(client[0]), Fd(upstream[0]), std::move(setup), owner) == 0);
     uv::Timer sampler;
     REQUIRE(sampler.init(loop.get()) == 0);
     sampler.on_fire([&] { run.max_pipes = std::max(run.max_pipes, bridge.pipes_held()); });
@@ -178,13 +196,13 @@ TEST_CASE("without room in the fd budget for a pipe, a direction copies and the 
     int balance = 0;
     io::SpliceBridge::Setup setup;
     setup.pool = &pool;
-    setup.fd_gate = [&](int delta) {
+    FdGate gate = [&](int delta) {
         ++asked;
         if (delta > 0) return false;
         balance += delta;
         return true;
     };
-    Run run = bridge_run(up, down, std::move(setup));
+    Run run = bridge_run(up, down, std::move(setup), gate);
     CHECK(run.finished_err == 0);
     CHECK(run.from_a_got == up);
     CHECK(run.from_b_got == down);
@@ -199,12 +217,12 @@ TEST_CASE("the fd gate is told of every pipe taken and every pipe given back") {
     int peak = 0;
     io::SpliceBridge::Setup setup;
     setup.pool = &pool;
-    setup.fd_gate = [&](int delta) {
+    FdGate gate = [&](int delta) {
         balance += delta;
         peak = std::max(peak, balance);
         return true;
     };
-    Run run = bridge_run(random_bytes(1 << 20, 7), random_bytes(1 << 20, 8), std::move(setup));
+    Run run = bridge_run(random_bytes(1 << 20, 7), random_bytes(1 << 20, 8), std::move(setup), gate);
     CHECK(run.finished_err == 0);
     CHECK(balance == 0);
     CHECK(peak >= 2);

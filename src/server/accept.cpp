@@ -73,8 +73,8 @@ void Server::start_connection(const std::shared_ptr<ServiceRuntime>& runtime, Fd
     c->id = next_connection_id_++;
     c->service = runtime;
     c->definition = service.definition;
-    c->peer = peer;
-    c->local = local;
+    c->peer = net::PackedAddress(peer);
+    if (local.length != 0) c->local = std::make_unique<net::SockAddr>(local);
     c->transport = transport;
     c->ticket = ticket;
     c->fds = std::move(lease);
@@ -109,13 +109,14 @@ std::string Server::tcpmux_hand_over(Connection& from, std::string_view name, Fd
     ServiceRuntime& service = *target;
     const services::ServiceKind& kind = *service.kind;
     const std::uint32_t fds = kind.connection_fds();
+    const net::SockAddr peer = from.peer.get();
     if (fds > 1 && !fd_budget_.can_spawn(fds - 1 + kind.transient_fds())) {
-        count_reject(service, from.peer, RejectReason::fd_budget);
+        count_reject(service, peer, RejectReason::fd_budget);
         return "Server too busy";
     }
-    Decision decision = service.admission.admit(global_, from.peer, fd.get(), uv_now(loop_));
+    Decision decision = service.admission.admit(global_, peer, fd.get(), uv_now(loop_));
     if (!decision.admitted()) {
-        count_reject(service, from.peer, *decision.rejected);
+        count_reject(service, peer, *decision.rejected);
         return "Not admitted (" + std::string(reject_reason_name(*decision.rejected)) + ")";
     }
     // The fd moves, and its lease with it: the tcpmux record ends holding none.
@@ -124,7 +125,8 @@ std::string Server::tcpmux_hand_over(Connection& from, std::string_view name, Fd
     const auto& definition = *service.definition;
     std::string hello = definition.tcpmux->plus ? "+\r\n" : "";
     hello += greeting(definition.admission);
-    start_connection(target, std::move(fd), from.peer, from.local, from.transport, decision.ticket, std::move(lease),
+    const net::SockAddr local = from.local ? *from.local : net::SockAddr{};
+    start_connection(target, std::move(fd), peer, local, from.transport, decision.ticket, std::move(lease),
                      std::move(hello), uv_hrtime());
     return {};
 }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "net/packed_address.hpp"
 #include "server/fd_budget.hpp"
 #include "server/service_runtime.hpp"
 #include "services/session.hpp"
@@ -35,8 +36,10 @@ struct Connection final : services::SessionObserver, services::TcpmuxDirectory {
     std::uint64_t id = 0;
     std::shared_ptr<ServiceRuntime> service;
     std::shared_ptr<const config::Service> definition;  // the one it started with
-    net::SockAddr peer;   // the client (named by a PROXY header, if the service takes one)
-    net::SockAddr local;  // from a PROXY header: the address it connected to; empty: the socket's own
+    net::PackedAddress peer;  // the client (named by a PROXY header, if the service takes one)
+    // From a PROXY header: the address the client connected to; null: the
+    // socket's own (on the heap, as few connections have one).
+    std::unique_ptr<net::SockAddr> local;
     net::Transport transport = net::Transport::tcp;  // of the listener that accepted it
     AdmissionTicket ticket;  // what admission counted, given back when it ends
     FdLease fds;             // what it holds of the server's fd budget

@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "net/packed_address.hpp"
 #include "switchboard/net/endpoint.hpp"
 
 using sb::net::Endpoint;
@@ -205,4 +206,26 @@ TEST_CASE("SockAddr: rendering and comparing kernel addresses") {
     CHECK(peer.to_string() == "unix");
 
     CHECK(SockAddr::from(nullptr, 0).length == 0);
+}
+
+TEST_CASE("PackedAddress: a connection record's compact copy gives back the same address") {
+    auto round_trip = [](const SockAddr& a) {
+        sb::net::PackedAddress p(a);
+        SockAddr back = p.get();
+        CHECK(back.length == a.length);
+        CHECK(std::memcmp(&back.storage, &a.storage, static_cast<std::size_t>(a.length)) == 0);
+        CHECK(p.to_string() == a.to_string());
+        return p.packed();
+    };
+    CHECK(round_trip(*parse_ok("tcp://192.0.2.1:80").literal_address()));
+    CHECK(round_trip(*parse_ok("tcp://[2001:db8::1]:443").literal_address()));
+    CHECK(round_trip(*parse_ok("unix:/a").literal_address()));  // short: inline
+    sockaddr_un unnamed{};
+    unnamed.sun_family = AF_UNIX;
+    CHECK(round_trip(SockAddr::from(reinterpret_cast<const sockaddr*>(&unnamed), sizeof(sa_family_t))));
+    // A UNIX peer bound to a long path does not fit inline, and still comes back whole.
+    CHECK_FALSE(round_trip(*parse_ok("unix:/run/switchboard/a-client-bound-to-a-long-path.sock").literal_address()));
+    CHECK_FALSE(round_trip(*parse_ok("unix:@an-abstract-name-longer-than-an-ipv6-address").literal_address()));
+    // An empty record is an empty address.
+    CHECK(sb::net::PackedAddress().get().length == 0);
 }

@@ -10,6 +10,9 @@ each connection says at once which it was: BANNER, then echo; or FAIL, then
 EOF; or (paused) nothing at all while it waits in the kernel backlog."""
 import os
 import re
+import resource
+import select
+import socket
 import threading
 import time
 import unittest
@@ -194,6 +197,44 @@ class AdmissionTests(unittest.TestCase):
         self.assertEqual(recv_exactly(waiting, len(BANNER) + 4, timeout=5), BANNER + b"ping")
         self.assertTrue(b.still_served())
         self.assertNotRegex("\n".join(server.lines[mark:]), r"\breject\b")
+
+    def test_a_burst_of_700_clients_waits_whole_in_the_default_backlog(self):
+        # The default backlog (4096, as systemd and Linux's SOMAXCONN) holds a
+        # burst while the service is paused; at the old 511 the kernel
+        # dropped the SYNs past 512, and those clients waited a second or more
+        # for a retransmit.
+        n = 700
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < n + 64:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 256), hard))
+        p = self.port()
+        self.start({"paused": echo(f"tcp://127.0.0.1:{p}", max_connections=1, on_limit="pause")})
+        held = self.hold(("127.0.0.1", p))
+        self.assertEqual(held.state, "served")
+        pending = []
+        try:
+            for _ in range(n):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.setblocking(False)
+                pending.append(s)
+                s.connect_ex(("127.0.0.1", p))
+            done = 0
+            poller = select.poll()
+            waiting = {s.fileno(): s for s in pending}
+            for fd in waiting:
+                poller.register(fd, select.POLLOUT)
+            deadline = time.monotonic() + 3
+            while waiting and time.monotonic() < deadline:
+                for fd, _ in poller.poll(200):
+                    if waiting[fd].getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                        done += 1
+                    poller.unregister(fd)
+                    del waiting[fd]
+            self.assertEqual(done, n, f"{n - done} of {n} connects did not complete while the service was paused")
+            self.assertTrue(held.still_served())
+        finally:
+            for s in pending:
+                s.close()
 
     def test_global_max_connections_counts_all_services(self):
         p1, p2 = self.port(), self.port()

@@ -14,7 +14,11 @@ namespace sb::net {
 // Socket options that belong to a listener's identity: a reload keeps a
 // listener (same fd) only when its endpoint and these options are unchanged.
 struct SocketOptions {
-    int backlog = 511;
+    // Linux's SOMAXCONN since 5.4 and systemd's default: a burst of
+    // connects waits in the kernel instead of having its SYNs dropped (each
+    // drop costs the client a one-second retransmit). The kernel caps it at
+    // net.core.somaxconn.
+    int backlog = 4096;
     bool reuse_port = false;
     std::optional<bool> v6only;  // unset: dual-stack for "*", kernel default otherwise
     bool nodelay = true;         // TCP_NODELAY on accepted connections

@@ -125,7 +125,8 @@ std::string render_metrics(const StatusView& status, const std::vector<ServiceVi
     e.sample("", status.reloads.last_milliseconds / 1000.0);
 
     e.family("switchboard_accept_failures_total", "counter",
-             "accept4 failures for want of fds or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM); accepting pauses.");
+             "accept4 failures that paused accepting: for want of fds or memory (EMFILE, ENFILE, ENOBUFS, "
+             "ENOMEM; every listener) or any other error (that listener).");
     e.sample("", status.accept_failures);
     e.family("switchboard_fd_budget_pauses_total", "counter", "Times every listener paused at the fd budget.");
     e.sample("", status.fd_budget_pauses);

@@ -55,11 +55,30 @@ void Acceptor::on_readable() {
         if (!fd) {
             int err = errno;
             if (err == EAGAIN || err == EWOULDBLOCK) return;
-            if (err == EINTR || err == ECONNABORTED || err == EPROTO || err == EPERM) continue;
+            if (err == EINTR || one_connections_error(err)) continue;
             if (events_.failed) events_.failed(err);
             return;
         }
         if (events_.accepted) events_.accepted(std::move(fd), peer);
+    }
+}
+
+bool Acceptor::one_connections_error(int err) {
+    // accept(2): Linux hands a new connection's pending network error to
+    // accept4, and the connection is gone; the next one may be fine. EPERM:
+    // a firewall rule refused it.
+    switch (err) {
+        case ECONNABORTED:
+        case EPROTO:
+        case EPERM:
+        case ENETDOWN:
+        case ENOPROTOOPT:
+        case EHOSTDOWN:
+        case ENONET:
+        case EHOSTUNREACH:
+        case EOPNOTSUPP:
+        case ENETUNREACH: return true;
+        default: return false;
     }
 }
 

@@ -31,9 +31,10 @@ public:
         // Datagram and hand-off sockets: something is waiting on fd().
         std::function<void()> ready;
         // accept4 failed with an error that is not transient (EAGAIN,
-        // EINTR, ECONNABORTED, EPROTO and EPERM are): for want of a
-        // resource (EMFILE, ENFILE, ENOBUFS, ENOMEM, see out_of_resources),
-        // or something else. The accept loop stops for this wakeup.
+        // EINTR and one connection's errors, see one_connections_error,
+        // are): for want of a resource (EMFILE, ENFILE, ENOBUFS, ENOMEM,
+        // see out_of_resources), or something else. The accept loop stops
+        // for this wakeup.
         std::function<void(int err)> failed;
         // libuv reported an error on the poll (status < 0); optional.
         std::function<void(int status)> poll_error;
@@ -80,6 +81,9 @@ public:
 
     // EMFILE, ENFILE, ENOBUFS, ENOMEM: the system, not the socket, is short.
     [[nodiscard]] static bool out_of_resources(int err);
+    // An error accept4 reports for one connection, which it has dropped
+    // (its pending network error, ECONNABORTED, EPERM): retried at once.
+    [[nodiscard]] static bool one_connections_error(int err);
 
 private:
     explicit Acceptor(net::BoundSocket bound);

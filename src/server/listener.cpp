@@ -38,8 +38,7 @@ Listener* Listener::adopt(uv_loop_t* loop, const config::Listen& listen, net::Bo
         } else if (err == EINVAL) {
             self->handler_->on_listener_broken(*self, UV_EINVAL);  // no longer listening
         } else {
-            log::warning("accept-failed",
-                         {{"address", self->endpoint().to_string()}, {"error", std::strerror(err)}});
+            self->handler_->on_accept_failed(*self, err);
         }
     };
     events.poll_error = [self](int status) {

@@ -33,6 +33,11 @@ public:
     virtual void on_ready(Listener& listener) = 0;
     // accept4 failed with a resource error (EMFILE, ENFILE, ENOBUFS, ENOMEM).
     virtual void on_accept_exhausted(Listener& listener, int err) = 0;
+    // accept4 failed with an error that is neither a resource error, nor one
+    // of a single connection (those are retried), nor "not listening": the
+    // handler logs and counts it and pauses the listener for a moment, so
+    // that an error that persists is not met again on every loop turn.
+    virtual void on_accept_failed(Listener& listener, int err) = 0;
     // The poll reported an error (a negative libuv status; the listener no
     // longer watches), or accept4 said the socket does not listen any more
     // (UV_EINVAL). The handler must log it and revive or replace the listener.

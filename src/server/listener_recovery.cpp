@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 
 #include "log/log.hpp"
 #include "server/server.hpp"
@@ -23,6 +24,16 @@ void Server::on_listener_broken(Listener& listener, int status) {
     }
     // A poll error may well come back at once: watch again only after a
     // pause, so that an error that persists costs one line a second, not a spin.
+    listener.set_broken(true);
+    refresh_pauses(listener);
+    revive_timer_.start(k_revive_retry);
+}
+
+void Server::on_accept_failed(Listener& listener, int err) {
+    ++accept_failures_;
+    log::warning("accept-failed", {{"address", listener.endpoint().to_string()}, {"error", std::strerror(err)},
+                                   {"retry", static_cast<double>(k_revive_retry.count()) / 1000.0}});
+    // The socket may be fine and the error passing: look again after a pause.
     listener.set_broken(true);
     refresh_pauses(listener);
     revive_timer_.start(k_revive_retry);

@@ -118,6 +118,7 @@ private:
     void on_accepted(Listener& listener, Fd fd, const net::SockAddr& peer) override;
     void on_ready(Listener& listener) override;
     void on_accept_exhausted(Listener& listener, int err) override;
+    void on_accept_failed(Listener& listener, int err) override;
     void on_listener_broken(Listener& listener, int status) override;
 
     // listener_recovery.cpp: a listener that no longer listens, or whose
@@ -266,7 +267,7 @@ private:
     bool fd_backoff_ = false;  // accept4 ran out of fds: paused until fd_pause_timer_ fires
     bool fd_paused_ = false;   // every listener is paused for k_pause_fds
     std::uint64_t fd_budget_pauses_ = 0;  // times fd_paused_ became true
-    std::uint64_t accept_failures_ = 0;   // on_accept_exhausted() calls
+    std::uint64_t accept_failures_ = 0;   // on_accept_exhausted() and on_accept_failed() calls
     std::vector<Connection*> graveyard_;  // freed on the next loop turn
     std::vector<ServerObserver*> observers_;
     PassedSockets passed_;                  // from systemd; open for the life of the process

@@ -24,6 +24,7 @@ constexpr std::array k_errnos = {
     std::pair{std::string_view{"ENOSPC"}, ENOSPC},       std::pair{std::string_view{"ENOENT"}, ENOENT},
     std::pair{std::string_view{"EACCES"}, EACCES},       std::pair{std::string_view{"ENOBUFS"}, ENOBUFS},
     std::pair{std::string_view{"EIO"}, EIO},             std::pair{std::string_view{"ECONNABORTED"}, ECONNABORTED},
+    std::pair{std::string_view{"EHOSTUNREACH"}, EHOSTUNREACH},
 };
 
 // remaining: how many more calls fail; k_always for "until cleared".

@@ -6,6 +6,7 @@ server logs it, counts it, keeps serving what it has, and recovers once the
 fault is used up."""
 import json
 import os
+import re
 import signal
 import socket
 import tempfile
@@ -101,6 +102,33 @@ class FaultTests(unittest.TestCase):
 
     def test_accept_enomem_pauses_accepting_and_resumes(self):
         self.assert_accept_fault_recovers("ENOMEM", "Cannot allocate memory")
+
+    def test_accept_unexpected_error_pauses_the_listener_instead_of_spinning(self):
+        mark = self.arm("accept4=EIO")  # until cleared
+        c = connect(("127.0.0.1", self.ports["echo"]))
+        self.addCleanup(c.close)
+        self.server.wait_for(r"accept-failed .*Input/output error", start=mark)
+        time.sleep(1.5)
+        failures = [l for l in self.server.lines[mark:] if re.search(r" accept-failed ", l)]
+        # One line a second while it lasts (the old accept loop met it again
+        # on every loop turn: thousands of lines, and a spinning loop).
+        self.assertLessEqual(len(failures), 3, "\n".join(failures[:5]))
+        self.assert_held_served()
+        # Cleared (the control socket's accept4 failed too, so ctl waits for
+        # this): the waiting client is accepted at the next look.
+        self.arm("")
+        c.sendall(b"late\n")
+        self.assertEqual(recv_exactly(c, 5, timeout=10), b"late\n")
+        failures = [l for l in self.server.lines[mark:] if re.search(r" accept-failed ", l)]
+        self.assertEqual(self.status()["accept_failures"], len(failures))
+
+    def test_accept_one_connections_error_is_retried_at_once(self):
+        mark = self.arm("accept4=EHOSTUNREACH*3")
+        start = time.monotonic()
+        self.assertTrue(harness.echo_answers(("127.0.0.1", self.ports["echo"])))
+        self.assertLess(time.monotonic() - start, 1.0)
+        self.assertNotRegex("\n".join(self.server.lines[mark:]), r"accept-failed|accept-paused")
+        self.assertEqual(self.status()["accept_failures"], 0)
 
     def add_extra_service(self):
         cfg = json.loads(json.dumps(self.config))

@@ -27,6 +27,7 @@ struct RecordingHandler final : server::ListenerHandler {
     void on_accepted(server::Listener&, Fd, const net::SockAddr&) override { ++accepted; }
     void on_ready(server::Listener&) override {}
     void on_accept_exhausted(server::Listener&, int) override {}
+    void on_accept_failed(server::Listener&, int) override {}
     void on_listener_broken(server::Listener& l, int status) override {
         ++broken;
         broken_status = status;

@@ -221,7 +221,8 @@ std::string reply_connections(const std::vector<ConnectionView>& connections) {
                         {"age", v.age_seconds},
                         {"bytes_in", v.bytes_in},
                         {"bytes_out", v.bytes_out},
-                        {"pid", v.pid == 0 ? json(nullptr) : json(static_cast<long>(v.pid))}});
+                        {"pid", v.pid == 0 ? json(nullptr) : json(static_cast<long>(v.pid))},
+                        {"upstream", v.upstream.empty() ? json(nullptr) : json(v.upstream)}});
     }
     return line({{"ok", true}, {"connections", std::move(list)}});
 }

@@ -82,11 +82,11 @@ std::string render_services(const json& j) {
 
 std::string render_connections(const json& j) {
     Table t;
-    t.headers = {"ID", "SERVICE", "PEER", "AGE", "IN", "OUT", "PID"};
-    t.numeric = {true, false, false, true, true, true, true};
+    t.headers = {"ID", "SERVICE", "PEER", "AGE", "IN", "OUT", "PID", "UPSTREAM"};
+    t.numeric = {true, false, false, true, true, true, true, false};
     for (const json& c : j.value("connections", json::array())) {
         t.rows.push_back({text(c, "id"), text(c, "service"), text(c, "peer"), format_duration(number(c, "age")),
-                          text(c, "bytes_in"), text(c, "bytes_out"), text(c, "pid")});
+                          text(c, "bytes_in"), text(c, "bytes_out"), text(c, "pid"), text(c, "upstream")});
     }
     if (t.rows.empty()) return "no open connections\n";
     return format_table(t);

@@ -90,6 +90,7 @@ std::vector<ConnectionSnapshot> Server::connection_snapshots() const {
         v.bytes_in = c->session->bytes_in();
         v.bytes_out = c->session->bytes_out();
         v.pid = c->session->child_pid();
+        v.upstream = c->session->upstream();
         out.push_back(std::move(v));
     }
     return out;

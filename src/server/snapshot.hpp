@@ -73,6 +73,7 @@ struct ConnectionSnapshot {
     std::uint64_t bytes_in = 0;
     std::uint64_t bytes_out = 0;
     pid_t pid = 0;  // 0: no child
+    std::string upstream;  // a forwarded connection's upstream address; empty otherwise
 };
 
 }  // namespace sb::server

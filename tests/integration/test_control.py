@@ -62,7 +62,7 @@ class ControlTests(unittest.TestCase):
         self.assertEqual((c["service"], c["peer"], c["bytes_in"], c["pid"]), ("echo", peer, 5, None))
         r = ctl(self.sock, "connections")
         self.assertEqual(r.returncode, 0)
-        self.assertRegex(r.stdout, r"^ID +SERVICE +PEER +AGE +IN +OUT +PID\n")
+        self.assertRegex(r.stdout, r"^ID +SERVICE +PEER +AGE +IN +OUT +PID +UPSTREAM\n")
         self.assertIn(peer, r.stdout)
 
         code, j = ctl_json(self.sock, "services")

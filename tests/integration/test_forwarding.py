@@ -139,6 +139,18 @@ class ForwardingTests(unittest.TestCase):
         self.assertEqual(got, body)
         line = server.wait_for(r"\bconn service=web\b", start=mark)
         self.assertIn(f"upstream=127.0.0.1:{http_port}", line)
+        # While one is open, `ctl connections` names its upstream too.
+        with connect(("127.0.0.1", port)) as s:
+            s.sendall(b"GET /blob HTTP/1.0\r\n")  # the request is not finished: it stays open
+            deadline = time.monotonic() + 5
+            while True:
+                rc, j = harness.ctl_json(self.control, "connections")
+                if j.get("connections") or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            self.assertEqual([c["upstream"] for c in j["connections"]], [f"127.0.0.1:{http_port}"])
+            r = harness.ctl(self.control, "connections")
+            self.assertRegex(r.stdout, r"(?m)^ *\d+ +web +127\.0\.0\.1:\d+ .* 127\.0\.0\.1:%d *$" % http_port)
         out = int(re.search(r"\bout=(\d+)", line).group(1))
         self.assertEqual(out, len(reply))
 

@@ -188,12 +188,15 @@ TEST_CASE("services reply") {
 }
 
 TEST_CASE("connections reply: no child is null") {
-    control::ConnectionView a{1, "echo", "127.0.0.1:5000", 1.5, 3, 4, 0};
-    control::ConnectionView b{2, "git", "[::1]:6000", 0.25, 0, 0, 4242};
-    auto j = reply(control::reply_connections({a, b}));
+    control::ConnectionView a{1, "echo", "127.0.0.1:5000", 1.5, 3, 4, 0, ""};
+    control::ConnectionView b{2, "git", "[::1]:6000", 0.25, 0, 0, 4242, ""};
+    control::ConnectionView c{3, "web", "127.0.0.1:5001", 2, 5, 6, 0, "10.0.0.2:80"};
+    auto j = reply(control::reply_connections({a, b, c}));
     CHECK(j == json::parse(R"({"ok":true,"connections":[
-        {"id":1,"service":"echo","peer":"127.0.0.1:5000","age":1.5,"bytes_in":3,"bytes_out":4,"pid":null},
-        {"id":2,"service":"git","peer":"[::1]:6000","age":0.25,"bytes_in":0,"bytes_out":0,"pid":4242}]})"));
+        {"id":1,"service":"echo","peer":"127.0.0.1:5000","age":1.5,"bytes_in":3,"bytes_out":4,"pid":null,"upstream":null},
+        {"id":2,"service":"git","peer":"[::1]:6000","age":0.25,"bytes_in":0,"bytes_out":0,"pid":4242,"upstream":null},
+        {"id":3,"service":"web","peer":"127.0.0.1:5001","age":2,"bytes_in":5,"bytes_out":6,"pid":null,
+         "upstream":"10.0.0.2:80"}]})"));
 }
 
 TEST_CASE("reload replies: what changed, or every error") {

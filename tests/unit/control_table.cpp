@@ -62,12 +62,15 @@ TEST_CASE("services table") {
 TEST_CASE("connections table, and an empty one") {
     auto h = control::render_human(Command::connections, R"({"ok":true,"connections":[
         {"id":1,"service":"echo","peer":"127.0.0.1:50000","age":3.5,"bytes_in":10,"bytes_out":10,"pid":null},
-        {"id":12,"service":"git","peer":"[::1]:4000","age":0.1,"bytes_in":0,"bytes_out":2048,"pid":777}]})");
+        {"id":12,"service":"git","peer":"[::1]:4000","age":0.1,"bytes_in":0,"bytes_out":2048,"pid":777},
+        {"id":13,"service":"web","peer":"[::1]:4001","age":2,"bytes_in":5,"bytes_out":6,"pid":null,
+         "upstream":"10.0.0.2:80"}]})");
     CHECK(h.ok());
     CHECK(h.out ==
-          "ID  SERVICE  PEER               AGE  IN   OUT  PID\n"
-          " 1  echo     127.0.0.1:50000     3s  10    10    -\n"
-          "12  git      [::1]:4000       100ms   0  2048  777\n");
+          "ID  SERVICE  PEER               AGE  IN   OUT  PID  UPSTREAM\n"
+          " 1  echo     127.0.0.1:50000     3s  10    10    -  -\n"
+          "12  git      [::1]:4000       100ms   0  2048  777  -\n"
+          "13  web      [::1]:4001          2s   5     6    -  10.0.0.2:80\n");
     CHECK(control::render_human(Command::connections, R"({"ok":true,"connections":[]})").out ==
           "no open connections\n");
 }

@@ -4,10 +4,13 @@
 #include <arpa/inet.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <array>
 #include <cerrno>
@@ -24,6 +27,62 @@ std::string peer_text(int family, const __be32* address, __be16 port) {
     return std::string(text) + ":" + std::to_string(ntohs(port));
 }
 
+Fd diag_socket() { return Fd(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG)); }
+
+bool send_to_kernel(const Fd& diag, const void* message, std::size_t size) {
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    return ::sendto(diag.get(), message, size, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) >= 0;
+}
+
+// A UNIX listener's queue: unix_diag names, for each connection not yet
+// accepted, the inode of the client's socket (UNIX_DIAG_ICONS).
+std::optional<std::set<std::string>> waiting_unix_peers(int fd) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return std::nullopt;
+    struct {
+        nlmsghdr header;
+        unix_diag_req request;
+    } message{};
+    message.header.nlmsg_len = sizeof message;
+    message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    message.header.nlmsg_flags = NLM_F_REQUEST;
+    message.request.sdiag_family = AF_UNIX;
+    message.request.udiag_states = 1u << TCP_LISTEN;
+    message.request.udiag_ino = static_cast<__u32>(st.st_ino);
+    message.request.udiag_show = UDIAG_SHOW_ICONS;
+    message.request.udiag_cookie[0] = message.request.udiag_cookie[1] = INET_DIAG_NOCOOKIE;
+
+    Fd diag = diag_socket();
+    if (!diag || !send_to_kernel(diag, &message, sizeof message)) return std::nullopt;
+    alignas(nlmsghdr) std::array<char, 16384> buffer{};
+    ssize_t n;
+    do {
+        n = ::recv(diag.get(), buffer.data(), buffer.size(), 0);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) return std::nullopt;
+    auto* h = reinterpret_cast<nlmsghdr*>(buffer.data());
+    auto left = static_cast<unsigned>(n);
+    if (!NLMSG_OK(h, left) || h->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
+        h->nlmsg_len < NLMSG_LENGTH(sizeof(unix_diag_msg))) {
+        return std::nullopt;  // NLMSG_ERROR: not a listening UNIX socket, or no unix_diag
+    }
+    const auto* m = static_cast<const unix_diag_msg*>(NLMSG_DATA(h));
+    if (m->udiag_ino != message.request.udiag_ino) return std::nullopt;
+    std::set<std::string> peers;
+    auto attributes_length = static_cast<int>(h->nlmsg_len - NLMSG_LENGTH(sizeof(unix_diag_msg)));
+    for (auto* a = reinterpret_cast<const rtattr*>(m + 1); RTA_OK(a, attributes_length);
+         a = RTA_NEXT(a, attributes_length)) {
+        if (a->rta_type != UNIX_DIAG_ICONS) continue;
+        const auto* inodes = static_cast<const __u32*>(RTA_DATA(a));
+        for (std::size_t i = 0; i < RTA_PAYLOAD(a) / sizeof(__u32); ++i) {
+            peers.insert("ino:" + std::to_string(inodes[i]));
+        }
+        return peers;
+    }
+    return std::nullopt;  // a kernel that did not list them
+}
+
 }  // namespace
 
 std::optional<std::set<std::string>> waiting_peers(int fd) {
@@ -33,6 +92,7 @@ std::optional<std::set<std::string>> waiting_peers(int fd) {
     socklen_t type_length = sizeof type;
     if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) != 0) return std::nullopt;
     if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_length) != 0 || type != SOCK_STREAM) return std::nullopt;
+    if (local.ss_family == AF_UNIX) return waiting_unix_peers(fd);
     if (local.ss_family != AF_INET && local.ss_family != AF_INET6) return std::nullopt;
 
     struct {
@@ -64,13 +124,8 @@ std::optional<std::set<std::string>> waiting_peers(int fd) {
         if (static_cast<const unsigned char*>(local_address)[i] != 0) any_address = false;
     }
 
-    Fd diag(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
-    if (!diag) return std::nullopt;
-    sockaddr_nl kernel{};
-    kernel.nl_family = AF_NETLINK;
-    if (::sendto(diag.get(), &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0) {
-        return std::nullopt;
-    }
+    Fd diag = diag_socket();
+    if (!diag || !send_to_kernel(diag, &message, sizeof message)) return std::nullopt;
     std::set<std::string> peers;
     alignas(nlmsghdr) std::array<char, 16384> buffer{};
     // The kernel answers at once; a dump that does not end is cut off.

@@ -1,9 +1,10 @@
-// The connections waiting in a TCP listening socket's accept queue, told
-// apart by their peers' addresses, as the kernel's sock_diag netlink
-// interface (sock_diag(7)) lists them: established (or already closed by
-// the peer) on the listener's address and port, and not yet accepted by
-// any process (no inode). Used to see whether a wait-mode child took any
-// of the connections that were waiting when it started.
+// The connections waiting in a listening stream socket's accept queue, as
+// the kernel's sock_diag netlink interface (sock_diag(7)) lists them. TCP:
+// told apart by their peers' addresses, established (or already closed by
+// the peer) on the listener's address and port, and not yet accepted by any
+// process (no inode). UNIX: told apart by the inode of each client's socket
+// (unix_diag's UNIX_DIAG_ICONS). Used to see whether a wait-mode child took
+// any of the connections that were waiting when it started.
 #pragma once
 
 #include <optional>
@@ -12,8 +13,9 @@
 
 namespace sb::net {
 
-// "addr:port" of each peer waiting on the listening TCP socket `fd`;
-// nothing when the socket is not TCP or the kernel cannot be asked.
+// "addr:port" of each peer waiting on the listening TCP socket `fd`, or
+// "ino:N" of each client waiting on the listening UNIX stream socket `fd`;
+// nothing for another kind of socket or when the kernel cannot be asked.
 [[nodiscard]] std::optional<std::set<std::string>> waiting_peers(int fd);
 
 }  // namespace sb::net

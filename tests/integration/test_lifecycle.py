@@ -160,21 +160,34 @@ class DrainTests(LifecycleBase):
 
 
 class WaitChildTests(LifecycleBase):
-    def test_a_tcp_wait_child_that_exits_0_without_accepting_is_backed_off(self):
+    def assert_lazy_child_backed_off(self, listen, connect_client):
         # /bin/true exits 0 at once and never accepts: the client stays in
         # the accept queue, and would wake a new child at once, forever.
-        port = harness.free_port()
         server = self.start(base_config({
-            "lazy": {"listen": [f"tcp://127.0.0.1:{port}"], "exec": {"argv": ["/bin/true"], "wait": True}},
+            "lazy": {"listen": [listen], "exec": {"argv": ["/bin/true"], "wait": True}},
         }))
-        with connect(("127.0.0.1", port)) as s:
+        with connect_client() as s:
             mark = server.log_mark()
             time.sleep(3)
             spawned = self.count(r"child-exit.*service=lazy\s", mark)
-            print(f"\n  {spawned} children of /bin/true in 3 s with one client waiting", file=sys.stderr)
+            print(f"\n  {spawned} children of /bin/true in 3 s with one client waiting on {listen}", file=sys.stderr)
             self.assertLess(spawned, 12, server.log_text()[-3000:])
             self.assertRegex(server.log_text(), r"backoff .*service=lazy .*reason=\"?connections left waiting")
         self.assertEqual(server.stop(), 0)
+
+    def test_a_tcp_wait_child_that_exits_0_without_accepting_is_backed_off(self):
+        port = harness.free_port()
+        self.assert_lazy_child_backed_off(f"tcp://127.0.0.1:{port}", lambda: connect(("127.0.0.1", port)))
+
+    def test_a_unix_wait_child_that_exits_0_without_accepting_is_backed_off(self):
+        # The same on a UNIX socket (4,214 children in 3 s before).
+        path = os.path.join(self.tmp, "lazy.sock")
+
+        def client():
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(path)
+            return s
+        self.assert_lazy_child_backed_off(f"unix:{path}", client)
 
     def shut_down_once(self, listen):
         marker = os.path.join(self.tmp, "broke")

@@ -1,12 +1,18 @@
-// Listing a TCP accept queue through sock_diag: the peers that wait, by
-// address, and none once accepted; nothing for a socket that is not TCP.
+// Listing an accept queue through sock_diag: the TCP peers that wait, by
+// address, the UNIX clients, by inode, and none once accepted; nothing for
+// a socket that is not a stream listener.
 #include <doctest/doctest.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cstddef>
+#include <cstring>
+#include <set>
 #include <string>
 
 #include "net/accept_queue.hpp"
@@ -63,9 +69,47 @@ TEST_CASE("the peers waiting in an accept queue, and not those accepted") {
     CHECK(left->size() == 1);
 }
 
-TEST_CASE("a socket that is not a TCP listener has no accept queue to list") {
+TEST_CASE("the clients waiting on a UNIX listener, by their sockets' inodes") {
+    Fd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    // An abstract name: nothing on disk to clean up.
+    std::string name = "sb-accept-queue-" + std::to_string(::getpid());
+    std::memcpy(address.sun_path + 1, name.data(), name.size());
+    auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+    REQUIRE(::bind(listener.get(), reinterpret_cast<sockaddr*>(&address), length) == 0);
+    REQUIRE(::listen(listener.get(), 8) == 0);
+
+    auto none = net::waiting_peers(listener.get());
+    REQUIRE(none.has_value());
+    CHECK(none->empty());
+
+    Fd a(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    Fd b(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    REQUIRE(::connect(a.get(), reinterpret_cast<sockaddr*>(&address), length) == 0);
+    REQUIRE(::connect(b.get(), reinterpret_cast<sockaddr*>(&address), length) == 0);
+    auto inode_of = [](int fd) {
+        struct stat st {};
+        REQUIRE(::fstat(fd, &st) == 0);
+        return "ino:" + std::to_string(st.st_ino);
+    };
+    auto both = net::waiting_peers(listener.get());
+    REQUIRE(both.has_value());
+    CHECK(*both == std::set<std::string>{inode_of(a.get()), inode_of(b.get())});
+
+    Fd taken(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    REQUIRE(taken);
+    auto left = net::waiting_peers(listener.get());
+    REQUIRE(left.has_value());
+    CHECK(*left == std::set<std::string>{inode_of(b.get())});
+}
+
+TEST_CASE("a socket that is not a stream listener has no accept queue to list") {
     Fd udp(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     CHECK_FALSE(net::waiting_peers(udp.get()).has_value());
-    Fd unix_socket(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    CHECK_FALSE(net::waiting_peers(unix_socket.get()).has_value());
+    Fd unix_datagram(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    CHECK_FALSE(net::waiting_peers(unix_datagram.get()).has_value());
+    // Not listening: unix_diag has nothing to say about it.
+    Fd unbound(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    CHECK_FALSE(net::waiting_peers(unbound.get()).has_value());
 }

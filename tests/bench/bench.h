@@ -81,7 +81,7 @@ static inline int bench_listen(const char *host, int port) {
     int one = 1;
     (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) bench_die("bind %s:%d: %s", host, port, strerror(errno));
-    if (listen(fd, 511) != 0) bench_die("listen: %s", strerror(errno));
+    if (listen(fd, 4096) != 0) bench_die("listen: %s", strerror(errno));
     return fd;
 }
 

@@ -85,6 +85,15 @@ std::optional<std::set<std::string>> waiting_unix_peers(int fd) {
 
 }  // namespace
 
+std::optional<std::uint32_t> accept_queue_length(int fd) {
+    tcp_info info{};
+    socklen_t length = sizeof info;
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return std::nullopt;
+    // For a listener the kernel reports its accept queue as "unacked".
+    if (info.tcpi_state != TCP_LISTEN) return std::nullopt;
+    return info.tcpi_unacked;
+}
+
 std::optional<std::set<std::string>> waiting_peers(int fd) {
     sockaddr_storage local{};
     socklen_t length = sizeof local;

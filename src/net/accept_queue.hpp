@@ -7,6 +7,7 @@
 // any of the connections that were waiting when it started.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <set>
 #include <string>
@@ -17,5 +18,10 @@ namespace sb::net {
 // "ino:N" of each client waiting on the listening UNIX stream socket `fd`;
 // nothing for another kind of socket or when the kernel cannot be asked.
 [[nodiscard]] std::optional<std::set<std::string>> waiting_peers(int fd);
+
+// How many connections wait on the listening TCP socket `fd` (TCP_INFO: a
+// microsecond, where listing them walks the kernel's whole established
+// table, about 1.5 ms); nothing for another kind of socket.
+[[nodiscard]] std::optional<std::uint32_t> accept_queue_length(int fd);
 
 }  // namespace sb::net

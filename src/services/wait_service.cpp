@@ -76,6 +76,8 @@ int WaitService::start_child(int socket, std::string& error) {
     socklen_t type_length = sizeof type;
     if (::getsockopt(socket_.get(), SOL_SOCKET, SO_TYPE, &type, &type_length) == 0 && type == SOCK_DGRAM) {
         woke_by_ = peek_datagram();
+    } else if (net::accept_queue_length(socket_.get()) == 0u) {
+        queue_at_start_ = std::set<std::string>{};  // nothing waits, so nothing can be left waiting
     } else {
         queue_at_start_ = net::waiting_peers(socket_.get());
     }
@@ -127,7 +129,9 @@ void WaitService::on_child_done(const process::ExitStatus& status) {
     // that was waiting when it started still waits (newcomers do not count).
     bool datagram_left = woke_by_ && peek_datagram() == woke_by_;
     bool queue_left = false;
-    if (quick && !failed && queue_at_start_ && !queue_at_start_->empty()) {
+    // An empty TCP queue needs no listing (a healthy child took it all).
+    auto queued = net::accept_queue_length(socket_.get());
+    if (quick && !failed && queue_at_start_ && !queue_at_start_->empty() && queued != 0u) {
         auto now_waiting = net::waiting_peers(socket_.get());
         queue_left = now_waiting && std::includes(now_waiting->begin(), now_waiting->end(), queue_at_start_->begin(),
                                                   queue_at_start_->end());

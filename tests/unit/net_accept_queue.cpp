@@ -62,11 +62,17 @@ TEST_CASE("the peers waiting in an accept queue, and not those accepted") {
     auto after_close = net::waiting_peers(listener.get());
     REQUIRE(after_close.has_value());
     CHECK(after_close->size() == 2);
+    CHECK(net::accept_queue_length(listener.get()) == 2u);
     Fd taken(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
     REQUIRE(taken);
     auto left = net::waiting_peers(listener.get());
     REQUIRE(left.has_value());
     CHECK(left->size() == 1);
+    CHECK(net::accept_queue_length(listener.get()) == 1u);
+    Fd taken_too(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    CHECK(net::accept_queue_length(listener.get()) == 0u);
+    // Only a TCP listener has a length to tell this way.
+    CHECK_FALSE(net::accept_queue_length(taken.get()).has_value());
 }
 
 TEST_CASE("the clients waiting on a UNIX listener, by their sockets' inodes") {

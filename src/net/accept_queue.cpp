@@ -27,6 +27,19 @@ std::string peer_text(int family, const __be32* address, __be16 port) {
     return std::string(text) + ":" + std::to_string(ntohs(port));
 }
 
+// A sock_diag request: the netlink header, then the family's request.
+template <typename Request>
+struct DiagMessage {
+    nlmsghdr header{};
+    Request request{};
+
+    explicit DiagMessage(std::uint16_t flags) {
+        header.nlmsg_len = sizeof *this;
+        header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+        header.nlmsg_flags = flags;
+    }
+};
+
 Fd diag_socket() { return Fd(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG)); }
 
 bool send_to_kernel(const Fd& diag, const void* message, std::size_t size) {
@@ -40,13 +53,7 @@ bool send_to_kernel(const Fd& diag, const void* message, std::size_t size) {
 std::optional<std::set<std::string>> waiting_unix_peers(int fd) {
     struct stat st {};
     if (::fstat(fd, &st) != 0) return std::nullopt;
-    struct {
-        nlmsghdr header;
-        unix_diag_req request;
-    } message{};
-    message.header.nlmsg_len = sizeof message;
-    message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-    message.header.nlmsg_flags = NLM_F_REQUEST;
+    DiagMessage<unix_diag_req> message(NLM_F_REQUEST);  // one socket, by inode
     message.request.sdiag_family = AF_UNIX;
     message.request.udiag_states = 1u << TCP_LISTEN;
     message.request.udiag_ino = static_cast<__u32>(st.st_ino);
@@ -104,13 +111,7 @@ std::optional<std::set<std::string>> waiting_peers(int fd) {
     if (local.ss_family == AF_UNIX) return waiting_unix_peers(fd);
     if (local.ss_family != AF_INET && local.ss_family != AF_INET6) return std::nullopt;
 
-    struct {
-        nlmsghdr header;
-        inet_diag_req_v2 request;
-    } message{};
-    message.header.nlmsg_len = sizeof message;
-    message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-    message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    DiagMessage<inet_diag_req_v2> message(NLM_F_REQUEST | NLM_F_DUMP);
     message.request.sdiag_family = static_cast<__u8>(local.ss_family);
     message.request.sdiag_protocol = IPPROTO_TCP;
     // A peer that gave up waiting has closed its side: CLOSE_WAIT, still queued.

@@ -130,8 +130,8 @@ void WaitService::on_child_done(const process::ExitStatus& status) {
     bool datagram_left = woke_by_ && peek_datagram() == woke_by_;
     bool queue_left = false;
     // An empty TCP queue needs no listing (a healthy child took it all).
-    auto queued = net::accept_queue_length(socket_.get());
-    if (quick && !failed && queue_at_start_ && !queue_at_start_->empty() && queued != 0u) {
+    if (quick && !failed && queue_at_start_ && !queue_at_start_->empty() &&
+        net::accept_queue_length(socket_.get()) != 0u) {
         auto now_waiting = net::waiting_peers(socket_.get());
         queue_left = now_waiting && std::includes(now_waiting->begin(), now_waiting->end(), queue_at_start_->begin(),
                                                   queue_at_start_->end());

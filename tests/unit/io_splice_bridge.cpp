@@ -17,6 +17,7 @@
 
 #include "io/pipe_pool.hpp"
 #include "io/splice_bridge.hpp"
+#include "net_support.hpp"
 #include "uv/loop.hpp"
 #include "uv/timer.hpp"
 
@@ -30,26 +31,6 @@ std::string random_bytes(std::size_t n, unsigned seed) {
     std::string s(n, '\0');
     for (auto& c : s) c = static_cast<char>(gen());
     return s;
-}
-
-// A connected TCP pair over loopback: [0] non-blocking for the bridge,
-// [1] blocking for the test.
-std::array<int, 2> tcp_pair() {
-    int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(listener >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&addr), len) == 0);
-    REQUIRE(listen(listener, 1) == 0);
-    REQUIRE(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-    int test_end = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(connect(test_end, reinterpret_cast<sockaddr*>(&addr), len) == 0);
-    int bridge_end = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    REQUIRE(bridge_end >= 0);
-    ::close(listener);
-    return {bridge_end, test_end};
 }
 
 void send_all_then_shut(int fd, const std::string& data) {
@@ -105,8 +86,9 @@ Run bridge_run(const std::string& to_b, const std::string& to_a, io::SpliceBridg
     signal(SIGPIPE, SIG_IGN);
     uv::Loop loop;
     REQUIRE(loop.ok());
-    auto client = tcp_pair();
-    auto upstream = tcp_pair();
+    // [0] for the bridge (non-blocking), [1] for the test (blocking).
+    auto client = test::loopback_tcp_pair();
+    auto upstream = test::loopback_tcp_pair();
     Run run;
     io::SpliceBridge bridge;
     uv::Timer watchdog;

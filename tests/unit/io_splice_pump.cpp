@@ -20,6 +20,7 @@
 #include "io/line_splitter.hpp"
 #include "io/pipe.hpp"
 #include "io/splice_pump.hpp"
+#include "net_support.hpp"
 #include "process/child.hpp"
 #include "process/spawn.hpp"
 #include "uv/loop.hpp"
@@ -45,26 +46,12 @@ enum class Transport { unix_stream, tcp };
 
 // Two connected non-blocking stream sockets: [0] for the pump, [1] for the test.
 std::array<int, 2> connected_pair(Transport transport) {
-    std::array<int, 2> fds{-1, -1};
     if (transport == Transport::unix_stream) {
         int sv[2];
         REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) == 0);
         return {sv[0], sv[1]};
     }
-    int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(listener >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&addr), len) == 0);
-    REQUIRE(listen(listener, 1) == 0);
-    REQUIRE(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-    fds[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(connect(fds[1], reinterpret_cast<sockaddr*>(&addr), len) == 0);
-    fds[0] = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    REQUIRE(fds[0] >= 0);
-    ::close(listener);
+    std::array<int, 2> fds = test::loopback_tcp_pair();
     REQUIRE(fcntl(fds[1], F_SETFL, O_NONBLOCK) == 0);
     return fds;
 }

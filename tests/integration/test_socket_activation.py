@@ -36,6 +36,17 @@ class SocketActivationTests(unittest.TestCase):
             server.wait_for(r"Listening on .* as %d\." % (3 + i))
         return server
 
+    def start_by_connecting(self, server, echo_port):
+        """What makes systemd-socket-activate start the server: a connection
+        to the passed echo socket, answered once the server adopted it.
+        Returns that connection, open."""
+        trigger = harness.connect(("127.0.0.1", echo_port))
+        self.addCleanup(trigger.close)
+        trigger.sendall(b"go")
+        self.assertEqual(harness.recv_exactly(trigger, 2), b"go")
+        server.wait_for(r"\bready\b")
+        return trigger
+
     def test_the_passed_socket_is_adopted_and_kept_across_reloads(self):
         port = harness.free_port()
         config = base_config({"echo": builtin_service("echo", [f"tcp://127.0.0.1:{port}"])},
@@ -80,11 +91,7 @@ class SocketActivationTests(unittest.TestCase):
         # Passed in another order than the configuration lists them.
         server = self.activated(config, [path, f"127.0.0.1:{stray}", f"127.0.0.1:{echo}"],
                                 names=["echo-unix", "stray", "echo-tcp"])
-        trigger = harness.connect(("127.0.0.1", echo))
-        self.addCleanup(trigger.close)
-        trigger.sendall(b"go")
-        self.assertEqual(harness.recv_exactly(trigger, 2), b"go")
-        server.wait_for(r"\bready\b")
+        trigger = self.start_by_connecting(server, echo)
         server.wait_for(rf"socket-adopted .*address=unix:{path}.*name=echo-unix|"
                         rf"socket-adopted .*name=echo-unix.*address=unix:{path}")
         server.wait_for(r"socket-unused .*stray")
@@ -109,11 +116,7 @@ class SocketActivationTests(unittest.TestCase):
         }, control={"socket": self.sock})
         server = self.activated(config, [f"127.0.0.1:{daytime}", path, f"127.0.0.1:{echo}"],
                                 names=["daytime", "echo", "echo"])
-        trigger = harness.connect(("127.0.0.1", echo))
-        self.addCleanup(trigger.close)
-        trigger.sendall(b"go")
-        self.assertEqual(harness.recv_exactly(trigger, 2), b"go")
-        server.wait_for(r"\bready\b")
+        trigger = self.start_by_connecting(server, echo)
         for service, address in (("echo", f"tcp://127.0.0.1:{echo}"), ("echo", f"unix:{path}"),
                                  ("daytime", f"tcp://127.0.0.1:{daytime}")):
             line = server.wait_for(r"socket-adopted .*address=%s\b" % re.escape(address))

@@ -28,15 +28,27 @@ class SocketFileTests(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="sb-sockfile-")
 
+    def root_only_file(self):
+        """A root-owned 0600 file: what a symlink put at a socket's path
+        points to, and what must never have its mode changed."""
+        path = os.path.join(self.dir, "secret")
+        with open(path, "w") as f:
+            f.write("root only\n")
+        os.chmod(path, 0o600)
+        return path
+
+    @staticmethod
+    def reload_with(server, cfg, control):
+        """Writes cfg and has the server reload it through `control`."""
+        server.write_config(cfg)
+        return harness.ctl_json(control, "reload")
+
     def test_a_reload_never_changes_the_mode_of_what_a_symlink_points_to(self):
         # The issue's reproduction: the socket replaced by a symlink to a
         # root-owned 0600 file; a reload that changes the socket's mode
         # made that file 0666.
         path = os.path.join(self.dir, "echo.sock")
-        secret = os.path.join(self.dir, "secret")
-        with open(secret, "w") as f:
-            f.write("root only\n")
-        os.chmod(secret, 0o600)
+        secret = self.root_only_file()
         control = harness.control_socket_path()
         cfg = base_config({"echo": builtin_service("echo", [f"unix:{path}"], socket={"mode": "0600"})},
                           control={"socket": control})
@@ -46,8 +58,7 @@ class SocketFileTests(unittest.TestCase):
         os.unlink(path)
         os.symlink(secret, path)
         cfg["services"]["echo"]["socket"] = {"mode": "0666"}
-        server.write_config(cfg)
-        code, reply = harness.ctl_json(control, "reload")
+        code, reply = self.reload_with(server, cfg, control)
         self.assertEqual(code, 0, reply)
         self.assertEqual(mode_of(secret), 0o600, "the reload changed the mode of the symlink's target")
         self.assertTrue(os.path.islink(path))
@@ -59,10 +70,7 @@ class SocketFileTests(unittest.TestCase):
 
     def test_a_reload_never_changes_the_mode_of_a_file_in_place_of_the_control_socket(self):
         control = os.path.join(self.dir, "control.sock")
-        secret = os.path.join(self.dir, "secret")
-        with open(secret, "w") as f:
-            f.write("root only\n")
-        os.chmod(secret, 0o600)
+        secret = self.root_only_file()
         cfg = base_config({}, control={"socket": control, "mode": "0600"})
         server = Server(cfg).start()
         self.addCleanup(server.__exit__)
@@ -73,8 +81,7 @@ class SocketFileTests(unittest.TestCase):
         os.rename(control, aside)
         os.symlink(secret, control)
         cfg["control"]["mode"] = "0666"
-        server.write_config(cfg)
-        code, reply = harness.ctl_json(aside, "reload")
+        code, reply = self.reload_with(server, cfg, aside)
         self.assertEqual(code, 0, reply)
         self.assertEqual(mode_of(secret), 0o600, "the reload changed the mode of the symlink's target")
         server.wait_for(r"control-chmod-failed .*no longer the socket the server created")
@@ -88,8 +95,7 @@ class SocketFileTests(unittest.TestCase):
         server = Server(cfg).start()
         self.addCleanup(server.__exit__)
         cfg["services"]["echo"]["socket"] = {"mode": "0660", "group": NOBODY}
-        server.write_config(cfg)
-        code, reply = harness.ctl_json(control, "reload")
+        code, reply = self.reload_with(server, cfg, control)
         self.assertEqual(code, 0, reply)
         st = os.lstat(path)
         self.assertEqual(stat.S_IMODE(st.st_mode), 0o660)
@@ -141,8 +147,7 @@ class SocketFileTests(unittest.TestCase):
         self.addCleanup(server.__exit__)
         os.chown(sub, NOBODY, NOBODY)
         cfg["services"] = {"echo": builtin_service("echo", [f"unix:{path}"])}
-        server.write_config(cfg)
-        code, reply = harness.ctl_json(control, "reload")
+        code, reply = self.reload_with(server, cfg, control)
         self.assertNotEqual(code, 0)
         self.assertIn("owned by uid 65534", json.dumps(reply))
         self.assertFalse(os.path.exists(path))

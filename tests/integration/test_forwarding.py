@@ -101,6 +101,25 @@ def metric(server_control, name, service):
     return int(m.group(1)) if m else None
 
 
+def start_haproxy(directory, mode, port, sections):
+    """Debian's haproxy in the foreground on a configuration in `directory`:
+    the settings every test shares, in `mode`, then `sections`; returned
+    once it listens on `port`."""
+    cfg = os.path.join(directory, "haproxy.cfg")
+    with open(cfg, "w") as f:
+        f.write(f"""global
+  maxconn 100
+defaults
+  mode {mode}
+  timeout connect 5s
+  timeout client 10s
+  timeout server 10s
+""" + sections)
+    haproxy = subprocess.Popen([HAPROXY, "-db", "-f", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_listening(("127.0.0.1", port))
+    return haproxy
+
+
 def closed_without_answer(s, timeout=5):
     """True when the server closes (or resets) `s` without sending a byte."""
     try:
@@ -433,22 +452,10 @@ class ProxyProtocolOutTests(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="sb-haproxy-")
         cls.haproxy_port = harness.free_port()
-        cfg = os.path.join(cls.tmp, "haproxy.cfg")
-        with open(cfg, "w") as f:
-            f.write(f"""global
-  maxconn 100
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 10s
-  timeout server 10s
-frontend who
+        cls.haproxy = start_haproxy(cls.tmp, "http", cls.haproxy_port, f"""frontend who
   bind 127.0.0.1:{cls.haproxy_port} accept-proxy
   http-request return status 200 content-type text/plain lf-string "%[src] %[src_port]\\n"
 """)
-        cls.haproxy = subprocess.Popen([HAPROXY, "-db", "-f", cfg], stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.DEVNULL)
-        wait_listening(("127.0.0.1", cls.haproxy_port))
         cls.v1_port, cls.v2_port, cls.v6_port = harness.free_port(), harness.free_port(), harness.free_port("::1")
         cls.unix_path = os.path.join(cls.tmp, "front.sock")
         target = f"tcp://127.0.0.1:{cls.haproxy_port}"
@@ -691,24 +698,13 @@ class HaproxySendsProxyTests(unittest.TestCase):
             "proxy_protocol": {"trusted": ["127.0.0.1"]}}}))
         self.addCleanup(server.__exit__)
         server.start()
-        cfg = os.path.join(tmp, "haproxy.cfg")
-        with open(cfg, "w") as f:
-            f.write(f"""global
-  maxconn 100
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 10s
-  timeout server 10s
-frontend balancer
+        haproxy = start_haproxy(tmp, "tcp", front, f"""frontend balancer
   bind 127.0.0.1:{front}
   default_backend hosts
 backend hosts
   server sb 127.0.0.1:{sb_port} send-proxy-v2
 """)
-        haproxy = subprocess.Popen([HAPROXY, "-db", "-f", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.addCleanup(lambda: (haproxy.kill(), haproxy.wait()))
-        wait_listening(("127.0.0.1", front))
         s = harness.connect_from(("127.0.0.1", front), "127.0.0.42")
         with s:
             port = s.getsockname()[1]

@@ -2,16 +2,15 @@
 // redirect_session.hpp).
 #include "services/redirect_session.hpp"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include <cassert>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "net/proxy_protocol.hpp"
 #include "net/socket.hpp"
@@ -28,31 +27,14 @@ std::string_view reason_for(int err) {
     }
 }
 
-net::SockAddr unix_address(const net::Endpoint& to) {
-    net::SockAddr out;
-    auto* un = reinterpret_cast<sockaddr_un*>(&out.storage);
-    un->sun_family = AF_UNIX;
-    std::size_t offset = to.abstract ? 1 : 0;  // abstract names start with a NUL
-    std::size_t n = std::min(to.host.size(), sizeof un->sun_path - offset - (to.abstract ? 0 : 1));
-    std::memcpy(un->sun_path + offset, to.host.data(), n);
-    out.length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + offset + n + (to.abstract ? 0 : 1));
-    return out;
-}
-
-// The configured source address with port 0, in `family`; false if the
-// literal is of the other family.
-bool source_address(const std::string& text, int family, net::SockAddr& out) {
-    out = {};
-    if (family == AF_INET) {
-        auto* in = reinterpret_cast<sockaddr_in*>(&out.storage);
-        in->sin_family = AF_INET;
-        out.length = sizeof(sockaddr_in);
-        return ::inet_pton(AF_INET, text.c_str(), &in->sin_addr) == 1;
-    }
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&out.storage);
-    in6->sin6_family = AF_INET6;
-    out.length = sizeof(sockaddr_in6);
-    return ::inet_pton(AF_INET6, text.c_str(), &in6->sin6_addr) == 1;
+// The configured source address with port 0, if it is of `family` (the
+// configuration allows only an IPv4 or IPv6 literal there).
+std::optional<net::SockAddr> source_address(const std::string& text, int family) {
+    net::Endpoint source;
+    source.host = text;
+    auto address = source.literal_address();
+    if (!address || address->family() != family) return std::nullopt;
+    return address;
 }
 
 // What a finished non-blocking connect() left on `fd`: 0 or an errno.
@@ -106,12 +88,7 @@ void RedirectSession::start() {
         return;
     }
     connecting_->timer.on_fire([this] { on_connect_timeout(); });
-    if (to.transport == net::Transport::unix_stream) {
-        connecting_->addresses.push_back(unix_address(to));
-        try_next();
-        return;
-    }
-    if (auto literal = to.literal_address()) {
+    if (auto literal = to.literal_address()) {  // an IP literal, or a UNIX path or name
         connecting_->addresses.push_back(*literal);
         try_next();
         return;
@@ -170,13 +147,13 @@ int RedirectSession::open_upstream(const net::SockAddr& address) {
     connecting_->attempt.reset(s);
     const std::string& source = redirect().source;
     if (!source.empty()) {
-        net::SockAddr local;
-        if (!source_address(source, address.family(), local)) return EAFNOSUPPORT;
+        auto local = source_address(source, address.family());
+        if (!local) return EAFNOSUPPORT;
         int one = 1;
         // Pick the port at connect time, so many upstream connections can
         // share the source address.
         (void)::setsockopt(s, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-        if (::bind(s, local.get(), local.length) != 0) return errno;
+        if (::bind(s, local->get(), local->length) != 0) return errno;
     }
     if (address.family() != AF_UNIX) {
         int one = 1;

@@ -15,6 +15,7 @@
 #include "config/keys.hpp"
 #include "config/sections.hpp"
 #include "net/quote.hpp"
+#include "net/tcpmux_request.hpp"
 
 namespace sb::config {
 
@@ -160,9 +161,7 @@ private:
             auto service = read_service(pending.node, pending.name, defaults_, context_, sites);
             if (!service) continue;
             if (service->tcpmux) {
-                std::string key;
-                for (char c : service->tcpmux->name) key += static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
-                auto [it, fresh] = tcpmux_names.try_emplace(key, pending.name);
+                auto [it, fresh] = tcpmux_names.try_emplace(net::tcpmux_name_key(service->tcpmux->name), pending.name);
                 if (!fresh) {
                     pending.node.child("tcpmux").error("tcpmux name " + quote(service->tcpmux->name) +
                                                        " is already service " + quote(it->second) + "'s");

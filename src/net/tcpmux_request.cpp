@@ -26,6 +26,12 @@ bool same_tcpmux_name(std::string_view a, std::string_view b) {
     return true;
 }
 
+std::string tcpmux_name_key(std::string_view name) {
+    std::string key(name);
+    for (char& c : key) c = lower(c);
+    return key;
+}
+
 TcpmuxRequest parse_tcpmux_request(std::string_view received, std::size_t max_line) {
     TcpmuxRequest out;
     std::string_view window = received.substr(0, max_line);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace sb::net {
@@ -27,6 +28,9 @@ struct TcpmuxRequest {
 inline constexpr std::size_t k_tcpmux_max_name = 64;
 bool tcpmux_name_well_formed(std::string_view name);
 bool same_tcpmux_name(std::string_view a, std::string_view b);
+// The name in one case: equal keys for exactly the names same_tcpmux_name
+// calls the same (to index them).
+std::string tcpmux_name_key(std::string_view name);
 
 // A bare LF ends a line too; blanks (space, tab) around the name are
 // ignored. `max_line` counts the line end.

@@ -996,3 +996,12 @@ TEST_CASE("metrics.listen: a tcp address, conflicting with no service") {
     CHECK(ok(load(R"({"metrics": {"listen": "tcp://127.0.0.1:9120"},
         "services": {"web": {"listen": "udp://127.0.0.1:9120", "builtin": "echo"}}})")).services.size() == 1);
 }
+
+TEST_CASE("two services may not share a tcpmux name, whatever its case") {
+    auto r = load(R"({"services": {
+        "a": {"tcpmux": "dup", "exec": {"argv": ["/bin/cat"]}},
+        "b": {"tcpmux": "DuP", "exec": {"argv": ["/bin/cat"]}},
+        "c": {"tcpmux": "other", "exec": {"argv": ["/bin/cat"]}}}})");
+    CHECK(has_error(r, "tcpmux name \"DuP\" is already service \"a\"'s"));
+    CHECK(r.errors.size() == 1);
+}
